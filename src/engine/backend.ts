@@ -1,0 +1,71 @@
+/** Chooses the TensorFlow.js backend at run time: tfjs-node if it loads, else wasm, else cpu. */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BackendName } from '../shared/protocol';
+import { BadInputError } from '../shared/errors';
+import { registerMissingKernels } from './kernels/register';
+
+/** The environment variable that forces a backend. */
+export const BACKEND_ENV = 'SALIENCY_LENS_BACKEND';
+
+const TF_NAMES: Record<BackendName, string> = { node: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
+
+function loadNodeBinding(): boolean {
+  try {
+    // Optional native TensorFlow: absent where its install script could not download libtensorflow.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require('@tensorflow/tfjs-node');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function tryBackend(name: BackendName): Promise<boolean> {
+  if (name === 'node' && !loadNodeBinding()) return false;
+  if (name === 'wasm') {
+    // When bundled, the .wasm binaries are copied next to the bundle; unbundled, the package finds its own.
+    if (existsSync(join(__dirname, 'tfjs-backend-wasm-simd.wasm'))) setWasmPaths(__dirname + '/');
+  }
+  try {
+    return await tf.setBackend(TF_NAMES[name]);
+  } catch {
+    return false;
+  }
+}
+
+/** Parses a backend name from an option or the environment. */
+export function parseBackendName(value: string | undefined, subject: string): BackendName | 'auto' {
+  if (value === undefined || value === '' || value === 'auto') return 'auto';
+  if (value === 'node' || value === 'wasm' || value === 'cpu') return value;
+  throw new BadInputError(subject, `unknown backend "${value}" (expected node, wasm, cpu or auto)`);
+}
+
+/**
+ * Initialises TF.js on the preferred backend (option, else the SALIENCY_LENS_BACKEND variable, else auto)
+ * and returns the one in use. A forced backend that cannot start is an error, not a silent fallback.
+ */
+export async function initBackend(preference?: BackendName | 'auto'): Promise<BackendName> {
+  const pref = preference && preference !== 'auto' ? preference : parseBackendName(process.env[BACKEND_ENV], BACKEND_ENV);
+  if (pref !== 'auto') {
+    if (!(await tryBackend(pref))) throw new BadInputError(`backend ${pref}`, 'could not be initialised on this machine');
+    registerMissingKernels();
+    return pref;
+  }
+  for (const name of ['node', 'wasm', 'cpu'] as const) {
+    if (await tryBackend(name)) {
+      registerMissingKernels();
+      return name;
+    }
+  }
+  throw new Error('no TensorFlow.js backend could be initialised');
+}
+
+/** The backend currently in use, in our naming. */
+export function currentBackend(): BackendName {
+  const b = tf.getBackend();
+  return b === 'tensorflow' ? 'node' : (b as BackendName);
+}

@@ -1,0 +1,166 @@
+/**
+ * The one message protocol between the extension host, the engine process and the panel webview.
+ * Every message is a discriminated union on `type`; requests carry an `id` echoed by their replies.
+ * Pixel and attribution data travel as ArrayBuffers (structured clone / advanced IPC serialisation).
+ */
+
+/** Names of the compute backends, in order of preference. */
+export type BackendName = 'node' | 'wasm' | 'cpu';
+/** Attribution methods. */
+export type MethodName =
+  | 'vanilla' | 'guided' | 'gradient-x-input'
+  | 'smoothgrad' | 'vargrad' | 'integrated-gradients'
+  | 'gradcam' | 'gradcam-plus-plus' | 'hirescam' | 'layercam' | 'scorecam' | 'guided-gradcam' | 'occlusion';
+/** The methods implemented so far (the others are rejected with a clear error). */
+export const METHODS: readonly MethodName[] = ['vanilla', 'guided', 'gradient-x-input'];
+/** Preprocessing presets mapping 0–255 RGB pixels to the model's input range. */
+export type PreprocessName = 'unit' | 'symmetric' | 'imagenet' | 'caffe' | 'raw';
+/** All preprocessing presets. */
+export const PREPROCESS_PRESETS: readonly PreprocessName[] = ['unit', 'symmetric', 'imagenet', 'caffe', 'raw'];
+/** How an image is fitted to the model's input size. */
+export type ResizeMode = 'squash' | 'center-crop';
+/** Channel reductions that turn an [H,W,C] attribution into an [H,W] map. */
+export type ReduceMode = 'max-abs' | 'max' | 'l2';
+/** Colour maps for display. */
+export type ColormapName = 'viridis' | 'inferno' | 'jet' | 'gray' | 'diverging';
+/** All colour maps. */
+export const COLORMAPS: readonly ColormapName[] = ['viridis', 'inferno', 'jet', 'gray', 'diverging'];
+
+/** How a model file is read and fed. */
+export interface ModelOptions {
+  modelPath: string;
+  /** Overrides the preset from the model's settings file / the default. */
+  preprocess?: PreprocessName;
+  resize?: ResizeMode;
+  /** Path of a labels file overriding the ones found beside the model. */
+  labelsPath?: string;
+}
+
+/** A class prediction. */
+export interface Prediction {
+  index: number;
+  label: string;
+  probability: number;
+}
+
+/** What is known of a loaded model. */
+export interface ModelInfo {
+  path: string;
+  format: 'tfjs-layers' | 'tfjs-graph' | 'onnx';
+  /** The input shape in the model's own layout, batch as -1 (e.g. [-1,224,224,3] or [-1,3,224,224]). */
+  inputShape: number[];
+  layout: 'NHWC' | 'NCHW';
+  numClasses: number;
+  /** 'softmax' for single-label heads, 'sigmoid' for single-logit / multi-label heads. */
+  scoring: 'softmax' | 'sigmoid';
+  /** Where labels came from: 'model', a file path, 'imagenet-guess' or 'none'. */
+  labelSource: string;
+  preprocess: PreprocessName;
+  /** Where the preprocessing came from: 'option', 'settings-file' or 'default'. */
+  preprocessSource: 'option' | 'settings-file' | 'default';
+  /** Model file modification time (ms since epoch): the checkpoint time shown in the panel. */
+  mtimeMs: number;
+  notes: string[];
+}
+
+/** A request for an attribution map. */
+export interface ExplainParams extends ModelOptions {
+  imagePath: string;
+  method: MethodName;
+  /** Class index or label; undefined means the top-1 prediction. */
+  target?: number | string;
+  topK?: number;
+}
+
+/** An image as RGBA bytes. */
+export interface RgbaImage {
+  width: number;
+  height: number;
+  /** width*height*4 bytes. */
+  data: ArrayBuffer;
+}
+
+/** An attribution with respect to the preprocessed input, [H, W, C] float32, C order. */
+export interface Attribution {
+  height: number;
+  width: number;
+  channels: number;
+  data: ArrayBuffer;
+  /** True when the map is signed (vanilla, gradient×input) rather than non-negative. */
+  signed: boolean;
+}
+
+/** The result of a predict request. */
+export interface PredictResult {
+  backend: BackendName;
+  model: ModelInfo;
+  predictions: Prediction[];
+  timingMs: { load: number; inference: number };
+}
+
+/** The result of an explain request. */
+export interface ExplainResult extends PredictResult {
+  method: MethodName;
+  target: { index: number; label: string };
+  timingMs: { load: number; inference: number; attribution: number };
+  /** The model's input image after resizing, as the user sees it. */
+  input: RgbaImage;
+  attribution: Attribution;
+}
+
+/** One entry of a model's layer listing. */
+export interface LayerInfo {
+  name: string;
+  op: string;
+  /** Output shape in the model's own layout with -1 for the batch, when known. */
+  outputShape: number[] | null;
+  /** True when the output has spatial dimensions (a candidate for CAM methods / filters). */
+  spatial: boolean;
+}
+
+/** Requests from the extension (or any client) to the engine process. */
+export type EngineRequest =
+  | { type: 'predict'; id: number; params: ModelOptions & { imagePath: string; topK?: number } }
+  | { type: 'explain'; id: number; params: ExplainParams }
+  | { type: 'layers'; id: number; params: { modelPath: string } }
+  | { type: 'labels'; id: number; params: ModelOptions }
+  | { type: 'cancel'; id: number }
+  | { type: 'shutdown' };
+
+/** Error categories: bad user input, cancellation, or a bug. */
+export type ErrorKind = 'bad-input' | 'cancelled' | 'internal';
+
+/** Messages from the engine process. */
+export type EngineMessage =
+  | { type: 'ready'; backend: BackendName; pid: number }
+  | { type: 'progress'; id: number; fraction: number; message: string }
+  | { type: 'log'; message: string }
+  | { type: 'error'; id: number; kind: ErrorKind; message: string }
+  | { type: 'predictResult'; id: number; result: PredictResult }
+  | { type: 'explainResult'; id: number; result: ExplainResult }
+  | { type: 'layersResult'; id: number; result: LayerInfo[] }
+  | { type: 'labelsResult'; id: number; result: string[] };
+
+/** Display settings the webview applies locally without asking the engine. */
+export interface DisplaySettings {
+  colormap: ColormapName;
+  alpha: number;
+  clipPercentile: number;
+  reduce: ReduceMode;
+}
+
+/** Messages from the extension host to the panel webview. */
+export type ToWebviewMessage =
+  | { type: 'busy'; requestId: number; message: string }
+  | { type: 'result'; requestId: number; slot: number; result: ExplainResult }
+  | { type: 'error'; requestId: number; message: string }
+  | { type: 'labels'; labels: string[] }
+  | { type: 'settings'; display: DisplaySettings; method: MethodName };
+
+/** Messages from the panel webview to the extension host. */
+export type FromWebviewMessage =
+  | { type: 'ready' }
+  | { type: 'recompute'; method?: MethodName; target?: number | string }
+  | { type: 'displayChanged'; display: DisplaySettings }
+  | { type: 'export'; what: 'overlay' | 'npy'; pngData?: ArrayBuffer }
+  | { type: 'requestLabels' };
