@@ -10,7 +10,8 @@ mkdirSync(dist, { recursive: true });
 
 // Native or optional packages stay outside the bundles and are resolved from node_modules at run time.
 const nodeExternals = ['vscode', 'sharp', '@tensorflow/tfjs-node'];
-const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning' };
+// ignoreAnnotations: the tfjs backends register themselves on import, but their package.json marks the Node entry as side-effect free.
+const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning', ignoreAnnotations: true };
 
 const builds = [
   { ...common, entryPoints: { extension: 'src/extension/extension.ts' }, platform: 'node', format: 'cjs', target: 'node20', outdir: dist, external: nodeExternals },

@@ -31,7 +31,11 @@ async function tryBackend(name: BackendName): Promise<boolean> {
     if (existsSync(join(__dirname, 'tfjs-backend-wasm-simd.wasm'))) setWasmPaths(__dirname + '/');
   }
   try {
-    return await tf.setBackend(TF_NAMES[name]);
+    const ok = await tf.setBackend(TF_NAMES[name]);
+    // The cpu backend advertises tfjs-node on its first write; we already chose and report the backend.
+    const cpu = tf.findBackend('cpu') as { firstUse?: boolean } | null;
+    if (cpu) cpu.firstUse = false;
+    return ok;
   } catch {
     return false;
   }

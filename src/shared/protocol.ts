@@ -149,18 +149,33 @@ export interface DisplaySettings {
   reduce: ReduceMode;
 }
 
+/** One model's column in a panel (two in a comparison). */
+export interface PanelSlot {
+  /** Short name shown in the panel (folder of a model.json, file name of an .onnx). */
+  modelName: string;
+  modelPath: string;
+}
+
 /** Messages from the extension host to the panel webview. */
 export type ToWebviewMessage =
-  | { type: 'busy'; requestId: number; message: string }
-  | { type: 'result'; requestId: number; slot: number; result: ExplainResult }
-  | { type: 'error'; requestId: number; message: string }
+  /** An empty message ends the busy state of that request. */
+  | { type: 'busy'; requestId: number; message: string; slot?: number }
+  | { type: 'result'; requestId: number; slot: number; result: ExplainResult; note?: string; reason?: string }
+  | { type: 'error'; requestId: number; message: string; slot?: number }
   | { type: 'labels'; labels: string[] }
-  | { type: 'settings'; display: DisplaySettings; method: MethodName };
+  | { type: 'settings'; display: DisplaySettings; method: MethodName }
+  /** What the panel is about: the image and the model(s); sent on open and whenever it changes. */
+  | { type: 'context'; imagePath: string; imageName: string; slots: PanelSlot[]; methods: readonly MethodName[] };
 
 /** Messages from the panel webview to the extension host. */
 export type FromWebviewMessage =
   | { type: 'ready' }
+  /** A target of '' means "back to the top-1 prediction". */
   | { type: 'recompute'; method?: MethodName; target?: number | string }
   | { type: 'displayChanged'; display: DisplaySettings }
-  | { type: 'export'; what: 'overlay' | 'npy'; pngData?: ArrayBuffer }
-  | { type: 'requestLabels' };
+  | { type: 'export'; what: 'overlay' | 'npy'; pngData?: ArrayBuffer; slot?: number }
+  | { type: 'requestLabels' }
+  /** The overlay of a result is on screen (for the command-to-overlay timing). */
+  | { type: 'rendered'; requestId: number; slot: number }
+  /** Buttons in the panel that run extension commands. */
+  | { type: 'command'; command: 'selectModel' | 'compareModels' | 'stopCompare' };

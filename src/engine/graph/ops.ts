@@ -1,7 +1,13 @@
 /** Implementations of the internal ops with plain, differentiable TF.js ops (no fused kernels). */
 import * as tf from '@tensorflow/tfjs-core';
+// Gradient definitions are registered separately from the ops in tfjs-core.
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import type { AttrValue, GraphNode, OpType, Padding } from './ir';
-import { conv2dInputGradFriendly, depthwiseConv2dInputGradFriendly } from '../kernels/convolution';
+import { conv2dInputGradFriendly, conv2dTransposeInputGradFriendly, depthwiseConv2dInputGradFriendly } from '../kernels/convolution';
+import { maxPoolInputGradFriendly } from '../kernels/pooling';
+import {
+  batchNormInputGradFriendly, clipInputGradFriendly, leakyReluInputGradFriendly, relu6InputGradFriendly,
+} from '../kernels/activations';
 
 /** Computes one node's output from its input tensors. */
 export type OpImpl = (inputs: tf.Tensor[], node: GraphNode) => tf.Tensor;
@@ -58,8 +64,8 @@ function maxPool(x: tf.Tensor4D, node: GraphNode): tf.Tensor {
   const k = pair(node.attrs.kernel, [2, 2]);
   const s = pair(node.attrs.strides, k);
   const p = windowPadding(x, node, k, s);
-  if (p === null) return tf.maxPool(x, k, s, (node.attrs.padding as 'same' | 'valid') ?? 'valid');
-  return tf.maxPool(padSpatial(x, p, -3.4e38), k, s, 'valid');
+  if (p === null) return maxPoolInputGradFriendly(x, k, s, (node.attrs.padding as 'same' | 'valid') ?? 'valid');
+  return maxPoolInputGradFriendly(padSpatial(x, p, -3.4e38), k, s, 'valid');
 }
 
 function avgPool(x: tf.Tensor4D, node: GraphNode): tf.Tensor {
@@ -122,7 +128,7 @@ function affine(x: tf.Tensor, node: GraphNode): tf.Tensor {
 function batchNorm(x: tf.Tensor, node: GraphNode): tf.Tensor {
   const { mean, variance, gamma, beta } = node.weights;
   const eps = num(node.attrs.epsilon, 1e-3);
-  return tf.batchNorm(x, mean, variance, beta, gamma, eps);
+  return batchNormInputGradFriendly(x, mean, variance, beta, gamma, eps);
 }
 
 function instanceNorm(x: tf.Tensor, node: GraphNode): tf.Tensor {
@@ -183,7 +189,7 @@ export const OP_IMPLS: Record<OpType, OpImpl> = {
     // Full transposed conv, then crop the ONNX/PyTorch pads (output_padding extends the bottom/right).
     const fullH = (xs.shape[1] - 1) * sh + k.shape[0] + oph;
     const fullW = (xs.shape[2] - 1) * sw + k.shape[1] + opw;
-    const full = tf.conv2dTranspose(xs, k, [xs.shape[0], fullH, fullW, k.shape[2]], [sh, sw], 'valid');
+    const full = conv2dTransposeInputGradFriendly(xs, k, [xs.shape[0], fullH, fullW, k.shape[2]], [sh, sw]);
     const cropped = tf.slice(full, [0, t, l, 0], [-1, fullH - t - b, fullW - l - r, -1]);
     return withBias(cropped, n);
   },
@@ -195,9 +201,9 @@ export const OP_IMPLS: Record<OpType, OpImpl> = {
   batchNorm: ([x], n) => batchNorm(x, n),
   instanceNorm: ([x], n) => instanceNorm(x, n),
   relu: unary(tf.relu),
-  relu6: unary(tf.relu6),
-  clip: ([x], n) => tf.clipByValue(x, num(n.attrs.min, -3.4e38), num(n.attrs.max, 3.4e38)),
-  leakyRelu: ([x], n) => tf.leakyRelu(x, num(n.attrs.alpha, 0.2)),
+  relu6: unary(relu6InputGradFriendly),
+  clip: ([x], n) => clipInputGradFriendly(x, num(n.attrs.min, -3.4e38), num(n.attrs.max, 3.4e38)),
+  leakyRelu: ([x], n) => leakyReluInputGradFriendly(x, num(n.attrs.alpha, 0.2)),
   prelu: ([x], n) => tf.prelu(x, n.weights.alpha),
   elu: ([x], n) => {
     const alpha = num(n.attrs.alpha, 1);
@@ -205,8 +211,8 @@ export const OP_IMPLS: Record<OpType, OpImpl> = {
   },
   selu: unary(tf.selu),
   sigmoid: unary(tf.sigmoid),
-  hardSigmoid: ([x], n) => tf.clipByValue(tf.add(tf.mul(x, num(n.attrs.alpha, 0.2)), num(n.attrs.beta, 0.5)), 0, 1),
-  hardSwish: ([x]) => tf.mul(x, tf.div(tf.relu6(tf.add(x, 3)), 6)),
+  hardSigmoid: ([x], n) => clipInputGradFriendly(tf.add(tf.mul(x, num(n.attrs.alpha, 0.2)), num(n.attrs.beta, 0.5)), 0, 1),
+  hardSwish: ([x]) => tf.mul(x, tf.div(relu6InputGradFriendly(tf.add(x, 3)), 6)),
   swish: ([x]) => tf.mul(x, tf.sigmoid(x)),
   gelu: ([x]) => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))),
   tanh: unary(tf.tanh),

@@ -1,0 +1,81 @@
+/**
+ * Activations and per-channel normalisation with input gradients built from fast forward ops. On wasm
+ * the stock gradients go through Greater/LessEqual/Select/Tile kernels (1.5–30 ms at 112×112×32), while
+ * Step and broadcast Mul/Add/Sub run through XNNPACK in ~0.1 ms. Each gradient equals the stock one,
+ * including the tie conventions at the kinks (noted per function).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+/** Wraps f so that its gradient is dy * mask(x); mask is recomputed from the saved input, not stored. */
+function withMaskGrad(x: tf.Tensor, forward: (x: tf.Tensor) => tf.Tensor, mask: (x: tf.Tensor) => tf.Tensor): tf.Tensor {
+  const f = tf.customGrad((xIn, save) => {
+    const xs = xIn as tf.Tensor;
+    (save as tf.GradSaveFunc)([xs]);
+    return { value: forward(xs), gradFunc: (dy, saved) => tf.tidy(() => tf.mul(dy, mask(saved[0]))) };
+  });
+  return f(x);
+}
+
+/** LeakyReLU; slope 1 where x > 0 and alpha elsewhere (as tfjs: alpha at x = 0). */
+export function leakyReluInputGradFriendly(x: tf.Tensor, alpha: number): tf.Tensor {
+  // x * step(x, alpha) is x where x > 0 and alpha*x elsewhere: tfjs's LeakyRelu value, at XNNPACK speed.
+  return withMaskGrad(x, (v) => tf.tidy(() => tf.mul(v, tf.step(v, alpha))), (v) => tf.step(v, alpha));
+}
+
+/** ReLU6; slope 1 where 0 < x <= 6 (tfjs's Relu6 gradient convention). */
+export function relu6InputGradFriendly(x: tf.Tensor): tf.Tensor {
+  // step(x) - step(x - 6) = [x > 0] - [x > 6]; x - 6 keeps the sign of the exact difference.
+  return withMaskGrad(x, (v) => tf.relu6(v), (v) => tf.sub(tf.step(v), tf.step(tf.sub(v, 6))));
+}
+
+/** clipByValue; slope 1 where min <= x <= max (tfjs's ClipByValue gradient convention). */
+export function clipInputGradFriendly(x: tf.Tensor, min: number, max: number): tf.Tensor {
+  // 1 - [x < min] - [x > max]; a float difference is zero only on equality and keeps the exact sign.
+  return withMaskGrad(x, (v) => tf.clipByValue(v, min, max),
+    (v) => tf.sub(tf.sub(1, tf.step(tf.sub(min, v))), tf.step(tf.sub(v, max))));
+}
+
+/**
+ * Inference batch norm over the last axis, folded into x * scale + shift (two broadcast XNNPACK ops
+ * instead of wasm's FusedBatchNorm, whose stock gradient tiles rsqrt(var) to the full input size).
+ * Equal to tf.batchNorm up to float rounding; the input gradient is dy * scale.
+ */
+export function batchNormInputGradFriendly(
+  x: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, offset: tf.Tensor | undefined, scale: tf.Tensor | undefined, epsilon: number,
+): tf.Tensor {
+  const { mul, add } = tf.tidy(() => {
+    const inv = tf.rsqrt(tf.add(variance, epsilon));
+    const m = scale ? tf.mul(inv, scale) : inv;
+    const shift = tf.neg(tf.mul(mean, m));
+    return { mul: m, add: offset ? tf.add(shift, offset) : shift };
+  });
+  try {
+    return affineInputGradFriendly(x, mul, add);
+  } finally {
+    mul.dispose();
+    add.dispose();
+  }
+}
+
+/** x * scale + shift with per-channel (broadcast) scale and shift; the input gradient is dy * scale. */
+export function affineInputGradFriendly(x: tf.Tensor, scale: tf.Tensor | undefined, shift: tf.Tensor | undefined): tf.Tensor {
+  const f = tf.customGrad((xIn, save) => {
+    const xs = xIn as tf.Tensor;
+    // Saved (not closed over): the caller may dispose scale right after the forward pass.
+    if (scale) (save as tf.GradSaveFunc)([scale]);
+    const value = tf.tidy(() => {
+      const scaled = scale ? tf.mul(xs, scale) : tf.clone(xs);
+      return shift ? tf.add(scaled, shift) : scaled;
+    });
+    return {
+      value,
+      gradFunc: (dy, saved) => tf.tidy(() => {
+        const g = scale ? tf.mul(dy, saved[0]) : tf.clone(dy);
+        // A scale or shift that broadcasts x up (e.g. [C] against [N,H,W,1]) sums the gradient back.
+        const axes = tf.backend_util.getReductionAxes(xs.shape, g.shape);
+        return axes.length ? tf.reshape(tf.sum(g, axes), xs.shape) : g;
+      }),
+    };
+  });
+  return f(x);
+}

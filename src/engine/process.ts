@@ -1,0 +1,93 @@
+/**
+ * Entry point of the long-lived engine process forked by the extension (like tsserver). Speaks the protocol
+ * of src/shared/protocol.ts over Node IPC with advanced serialisation (ArrayBuffers travel as they are).
+ */
+import { CancelledError, isBadInput, oneLine } from '../shared/errors';
+import type { BackendName, EngineMessage, EngineRequest } from '../shared/protocol';
+import { Engine, type RequestControl } from './engine';
+import { parseBackendName } from './backend';
+
+function send(message: EngineMessage): void {
+  process.send?.(message);
+}
+
+const cancelled = new Set<number>();
+const queue: EngineRequest[] = [];
+let running = false;
+
+async function handle(engine: Engine, request: Exclude<EngineRequest, { type: 'cancel' } | { type: 'shutdown' }>): Promise<void> {
+  const id = request.id;
+  const control: RequestControl = {
+    onProgress: (fraction, message) => send({ type: 'progress', id, fraction, message }),
+    isCancelled: () => cancelled.has(id),
+  };
+  const start = performance.now();
+  try {
+    if (cancelled.has(id)) throw new CancelledError();
+    switch (request.type) {
+      case 'predict':
+        send({ type: 'predictResult', id, result: await engine.predict(request.params, control) });
+        break;
+      case 'explain': {
+        const result = await engine.explain(request.params, control);
+        send({ type: 'explainResult', id, result });
+        send({ type: 'log', message: `explain ${request.params.method} on ${request.params.imagePath}: load ${result.timingMs.load.toFixed(0)} ms, inference ${result.timingMs.inference.toFixed(0)} ms, attribution ${result.timingMs.attribution.toFixed(0)} ms (${engine.backend})` });
+        break;
+      }
+      case 'layers':
+        send({ type: 'layersResult', id, result: await engine.layers(request.params.modelPath) });
+        break;
+      case 'labels':
+        send({ type: 'labelsResult', id, result: await engine.labels(request.params) });
+        break;
+    }
+  } catch (err) {
+    const kind = err instanceof CancelledError ? 'cancelled' : isBadInput(err) ? 'bad-input' : 'internal';
+    send({ type: 'error', id, kind, message: oneLine(err) });
+    if (kind === 'internal') send({ type: 'log', message: `internal error in request ${id}: ${(err as Error)?.stack ?? err}` });
+  } finally {
+    cancelled.delete(id);
+    send({ type: 'log', message: `request ${id} (${request.type}) took ${(performance.now() - start).toFixed(0)} ms` });
+  }
+}
+
+async function drain(engine: Engine): Promise<void> {
+  if (running) return;
+  running = true;
+  while (queue.length) {
+    const next = queue.shift()!;
+    if (next.type === 'cancel' || next.type === 'shutdown') continue;
+    await handle(engine, next);
+  }
+  running = false;
+}
+
+async function main(): Promise<void> {
+  if (!process.send) {
+    console.error('saliency-lens engine: this entry point is meant to be forked with an IPC channel (use dist/cli.js on a terminal)');
+    process.exit(2);
+  }
+  let engine: Engine;
+  try {
+    engine = await Engine.create(parseBackendName(process.env.SALIENCY_LENS_BACKEND, 'SALIENCY_LENS_BACKEND') as BackendName | 'auto');
+  } catch (err) {
+    send({ type: 'log', message: `engine failed to start: ${oneLine(err)}` });
+    process.exit(1);
+  }
+  process.on('message', (raw: EngineRequest) => {
+    if (raw.type === 'shutdown') {
+      engine.dispose();
+      process.exit(0);
+    }
+    if (raw.type === 'cancel') {
+      cancelled.add(raw.id);
+      return;
+    }
+    queue.push(raw);
+    void drain(engine);
+  });
+  process.on('disconnect', () => process.exit(0));
+  send({ type: 'ready', backend: engine.backend, pid: process.pid });
+}
+
+void main();

@@ -1,0 +1,73 @@
+/**
+ * The `saliencyLens.*` settings, read into typed values with every out-of-range value replaced by its
+ * default (users edit settings.json by hand; a typo must not reach the engine or the renderer).
+ */
+import {
+  COLORMAPS, METHODS, PREPROCESS_PRESETS,
+  type ColormapName, type DisplaySettings, type MethodName, type PreprocessName, type ReduceMode, type ResizeMode,
+} from '../shared/protocol';
+
+/** The settings section. */
+export const SECTION = 'saliencyLens';
+
+/** All settings, typed and validated. */
+export interface Settings {
+  /** Model path from the settings ('' when unset); relative paths are relative to the workspace. */
+  model: string;
+  method: MethodName;
+  /** Class index, label, or undefined for the top-1 prediction. */
+  target: number | string | undefined;
+  /** undefined: the model's settings file or the engine default decides. */
+  preprocess: PreprocessName | undefined;
+  resize: ResizeMode | undefined;
+  display: DisplaySettings;
+  /** '' lets the engine choose. */
+  backend: '' | 'node' | 'wasm' | 'cpu';
+  autoRefresh: boolean;
+  requestTimeoutMs: number;
+}
+
+/** Reads one setting; matches `WorkspaceConfiguration.get`. */
+export type SettingGetter = (key: string) => unknown;
+
+const REDUCE_MODES: readonly ReduceMode[] = ['max-abs', 'max', 'l2'];
+
+function pick<T extends string>(value: unknown, allowed: readonly T[], fallback: T): T {
+  return typeof value === 'string' && (allowed as readonly string[]).includes(value) ? (value as T) : fallback;
+}
+
+function num(value: unknown, min: number, max: number, fallback: number): number {
+  return typeof value === 'number' && Number.isFinite(value) ? Math.min(max, Math.max(min, value)) : fallback;
+}
+
+/** Parses a target setting: "" → top-1, "281" → index 281, anything else → a label. */
+export function parseTarget(value: unknown): number | string | undefined {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
+  if (typeof value !== 'string') return undefined;
+  const text = value.trim();
+  if (!text) return undefined;
+  return /^\d+$/.test(text) ? Number(text) : text;
+}
+
+/** Turns raw setting values into validated settings. */
+export function readSettings(get: SettingGetter): Settings {
+  const preprocess = get('preprocess');
+  const resize = get('resize');
+  const backend = get('backend');
+  return {
+    model: typeof get('model') === 'string' ? (get('model') as string).trim() : '',
+    method: pick(get('method'), METHODS, METHODS[0]),
+    target: parseTarget(get('target')),
+    preprocess: (PREPROCESS_PRESETS as readonly unknown[]).includes(preprocess) ? (preprocess as PreprocessName) : undefined,
+    resize: resize === 'squash' || resize === 'center-crop' ? resize : undefined,
+    display: {
+      colormap: pick<ColormapName>(get('colormap'), COLORMAPS, 'viridis'),
+      alpha: num(get('alpha'), 0, 1, 0.5),
+      clipPercentile: num(get('clipPercentile'), 50, 100, 99),
+      reduce: pick<ReduceMode>(get('reduce'), REDUCE_MODES, 'max-abs'),
+    },
+    backend: backend === 'node' || backend === 'wasm' || backend === 'cpu' ? backend : '',
+    autoRefresh: get('autoRefresh') !== false,
+    requestTimeoutMs: num(get('requestTimeoutSeconds'), 0, 3600, 300) * 1000,
+  };
+}

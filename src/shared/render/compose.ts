@@ -1,0 +1,140 @@
+/**
+ * Turns an attribution into FlashTorch's three pictures — input, colour-mapped saliency, overlay — and one
+ * side-by-side figure. Split in two steps so a viewer can re-colour without re-normalising.
+ */
+import type { Attribution, ColormapName, DisplaySettings, ReduceMode } from '../protocol';
+import { BadInputError } from '../errors';
+import { colormapLut, lutIndex } from './colormaps';
+import { type NormalizedMap, normalizeMap } from './normalize';
+import { isSignedReduction, reduceChannels } from './reduce';
+import type { RgbaPixels } from './types';
+import { filledRgba } from './types';
+import { resizeBilinear } from './upsample';
+
+/** The default overlay opacity of the saliency colours. */
+export const DEFAULT_ALPHA = 0.5;
+
+/** Pixels given as any byte container (protocol messages carry ArrayBuffers). */
+export interface RgbaLike {
+  width: number;
+  height: number;
+  data: ArrayBuffer | Uint8Array | Uint8ClampedArray;
+}
+
+/** An attribution whose data may be an ArrayBuffer (protocol) or a Float32Array. */
+export type AttributionLike = Omit<Attribution, 'data'> & { data: ArrayBuffer | Float32Array };
+
+/** FlashTorch's three panels plus the combined figure. */
+export interface SaliencyPanels {
+  input: RgbaPixels;
+  map: RgbaPixels;
+  overlay: RgbaPixels;
+  figure: RgbaPixels;
+  normalized: NormalizedMap;
+}
+
+/** Validates an overlay opacity from an option or a setting (0 ≤ alpha ≤ 1). */
+export function parseAlpha(value: unknown, subject: string): number {
+  const a = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof a !== 'number' || !Number.isFinite(a) || a < 0 || a > 1) {
+    throw new BadInputError(subject, `alpha must be a number in [0, 1] (got ${JSON.stringify(value)})`);
+  }
+  return a;
+}
+
+/** Views any byte container as a Uint8Array without copying. */
+export function asBytes(data: ArrayBuffer | Uint8Array | Uint8ClampedArray): Uint8Array {
+  return data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function asRgba(image: RgbaLike): RgbaPixels {
+  const data = asBytes(image.data);
+  if (data.length !== image.width * image.height * 4) throw new Error(`RGBA image ${image.width}×${image.height} has ${data.length} bytes`);
+  return { width: image.width, height: image.height, data };
+}
+
+/**
+ * Reduces, clips and normalises an attribution, resized bilinearly to width×height when its size differs
+ * (CAM maps are coarser than the input).
+ */
+export function prepareMap(attribution: AttributionLike, reduce: ReduceMode, clipPercentile: number, width: number, height: number): NormalizedMap {
+  const values = attribution.data instanceof Float32Array ? attribution.data : new Float32Array(attribution.data);
+  const reduced = reduceChannels(values, attribution.height, attribution.width, attribution.channels, reduce);
+  const signed = isSignedReduction(reduce, attribution.signed);
+  // Normalise before resizing: the percentile then describes the attribution itself, not interpolated values.
+  const normalized = normalizeMap(reduced, signed, clipPercentile);
+  if (normalized.width === width && normalized.height === height) return normalized;
+  return { ...resizeBilinear(normalized, width, height), clipValue: normalized.clipValue, signed };
+}
+
+/** Whether values are placed with 0 at the colour map's centre: signed maps, and always for the diverging map. */
+function centred(map: NormalizedMap, colormap: ColormapName): boolean {
+  return map.signed || colormap === 'diverging';
+}
+
+/** Paints a normalised map with a colour map, opaque. */
+export function colorize(map: NormalizedMap, colormap: ColormapName): RgbaPixels {
+  const lut = colormapLut(colormap);
+  const signed = centred(map, colormap);
+  const out = new Uint8Array(map.width * map.height * 4);
+  const values = map.data;
+  for (let i = 0, o = 0; i < values.length; i++, o += 4) {
+    const k = lutIndex(values[i], signed) * 3;
+    out[o] = lut[k];
+    out[o + 1] = lut[k + 1];
+    out[o + 2] = lut[k + 2];
+    out[o + 3] = 255;
+  }
+  return { width: map.width, height: map.height, data: out };
+}
+
+/**
+ * Blends the colour-mapped saliency over the input: out = (1 − alpha)·input + alpha·colour, keeping the
+ * input's own alpha. The map must have the input's size (see prepareMap).
+ */
+export function overlay(input: RgbaLike, map: NormalizedMap, colormap: ColormapName, alpha: number): RgbaPixels {
+  const image = asRgba(input);
+  if (map.width !== image.width || map.height !== image.height) {
+    throw new Error(`overlay: map ${map.width}×${map.height} does not match image ${image.width}×${image.height}`);
+  }
+  const lut = colormapLut(colormap);
+  const signed = centred(map, colormap);
+  // 8-bit fixed-point weights: exact at alpha 0 and 1, and no float work per channel.
+  const a = Math.round(Math.min(1, Math.max(0, alpha)) * 256);
+  const b = 256 - a;
+  const src = image.data;
+  const out = new Uint8Array(src.length);
+  const values = map.data;
+  for (let i = 0, o = 0; i < values.length; i++, o += 4) {
+    const k = lutIndex(values[i], signed) * 3;
+    out[o] = (src[o] * b + lut[k] * a + 128) >> 8;
+    out[o + 1] = (src[o + 1] * b + lut[k + 1] * a + 128) >> 8;
+    out[o + 2] = (src[o + 2] * b + lut[k + 2] * a + 128) >> 8;
+    out[o + 3] = src[o + 3];
+  }
+  return { width: image.width, height: image.height, data: out };
+}
+
+/** Places images left to right, top-aligned, with `gap` pixels between them, on a background colour. */
+export function sideBySide(images: readonly RgbaPixels[], gap = 8, background: readonly [number, number, number, number] = [255, 255, 255, 255]): RgbaPixels {
+  const width = images.reduce((sum, im) => sum + im.width, 0) + gap * Math.max(0, images.length - 1);
+  const height = images.reduce((max, im) => Math.max(max, im.height), 0);
+  const figure = filledRgba(width, height, background);
+  let left = 0;
+  for (const image of images) {
+    for (let y = 0; y < image.height; y++) {
+      figure.data.set(image.data.subarray(y * image.width * 4, (y + 1) * image.width * 4), (y * width + left) * 4);
+    }
+    left += image.width + gap;
+  }
+  return figure;
+}
+
+/** Renders the three panels and the combined figure for an attribution over the model's input image. */
+export function renderPanels(attribution: AttributionLike, input: RgbaLike, display: DisplaySettings, gap = 8): SaliencyPanels {
+  const image = asRgba(input);
+  const normalized = prepareMap(attribution, display.reduce, display.clipPercentile, image.width, image.height);
+  const map = colorize(normalized, display.colormap);
+  const blended = overlay(image, normalized, display.colormap, display.alpha);
+  return { input: image, map, overlay: blended, figure: sideBySide([image, map, blended], gap), normalized };
+}

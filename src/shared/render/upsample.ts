@@ -1,0 +1,40 @@
+/** Bilinear resizing of small maps (e.g. 7×7 CAM maps) to image size. */
+import type { ScalarMap } from './types';
+
+/**
+ * Resizes a map bilinearly with half-pixel centres (PyTorch's interpolate with align_corners=False, which the
+ * CAM papers' code uses); samples beyond the edge take the edge value. Same size returns the input.
+ */
+export function resizeBilinear(map: ScalarMap, width: number, height: number): ScalarMap {
+  if (map.width === width && map.height === height) return map;
+  const { width: inW, height: inH, data } = map;
+  const out = new Float32Array(width * height);
+  const sx = inW / width;
+  const sy = inH / height;
+  // Precomputed column taps: index of the left neighbour and weight of the right one.
+  const x0 = new Int32Array(width);
+  const x1 = new Int32Array(width);
+  const fx = new Float32Array(width);
+  for (let x = 0; x < width; x++) {
+    const src = Math.max(0, (x + 0.5) * sx - 0.5);
+    const left = Math.min(inW - 1, Math.floor(src));
+    x0[x] = left;
+    x1[x] = Math.min(inW - 1, left + 1);
+    fx[x] = src - left;
+  }
+  for (let y = 0; y < height; y++) {
+    const src = Math.max(0, (y + 0.5) * sy - 0.5);
+    const top = Math.min(inH - 1, Math.floor(src));
+    const bottom = Math.min(inH - 1, top + 1);
+    const fy = src - top;
+    const rowTop = top * inW;
+    const rowBottom = bottom * inW;
+    const o = y * width;
+    for (let x = 0; x < width; x++) {
+      const a = data[rowTop + x0[x]] + (data[rowTop + x1[x]] - data[rowTop + x0[x]]) * fx[x];
+      const b = data[rowBottom + x0[x]] + (data[rowBottom + x1[x]] - data[rowBottom + x0[x]]) * fx[x];
+      out[o + x] = a + (b - a) * fy;
+    }
+  }
+  return { width, height, data: out };
+}

@@ -1,0 +1,97 @@
+// A stand-in for dist/engine.js speaking the same IPC protocol, for the engine client tests.
+// Behaviour is chosen by the request's imagePath / modelPath: "crash", "hang", "slow", "bad", "stubborn"
+// (ignores cancel), "log-only" (keeps logging but never answers); env FAKE_ENGINE_START=fail|hang|slow.
+'use strict';
+
+const start = process.env.FAKE_ENGINE_START || '';
+const cancelled = new Set();
+let busy = false;
+const queue = [];
+
+function send(msg) {
+  if (process.connected) process.send(msg);
+}
+
+function explainResult(params) {
+  const w = 4;
+  const h = 3;
+  const input = new Uint8Array(w * h * 4).fill(200);
+  const attr = new Float32Array(w * h * 3).map((_, i) => i / (w * h * 3));
+  return {
+    backend: 'cpu',
+    model: { path: params.modelPath, format: 'tfjs-layers', inputShape: [-1, h, w, 3], layout: 'NHWC', numClasses: 2, scoring: 'softmax', labelSource: 'model', preprocess: 'unit', preprocessSource: 'default', mtimeMs: 1700000000000, notes: [] },
+    predictions: [{ index: 1, label: 'cat', probability: 0.9 }, { index: 0, label: 'dog', probability: 0.1 }],
+    timingMs: { load: 1, inference: 1, attribution: 1 },
+    method: params.method,
+    target: { index: 1, label: 'cat' },
+    input: { width: w, height: h, data: input.buffer },
+    attribution: { height: h, width: w, channels: 3, data: attr.buffer, signed: true },
+  };
+}
+
+function finish(req) {
+  busy = false;
+  pump();
+}
+
+function handle(req) {
+  busy = true;
+  const what = `${req.params.imagePath || ''} ${req.params.modelPath || ''}`;
+  if (what.includes('crash')) {
+    send({ type: 'log', message: 'about to crash' });
+    setTimeout(() => process.exit(3), 10);
+    return;
+  }
+  if (what.includes('hang') || what.includes('stubborn')) return; // never answers, ignores cancel
+  if (what.includes('log-only')) {
+    setInterval(() => send({ type: 'log', message: 'still working' }), 20);
+    return;
+  }
+  if (what.includes('bad')) {
+    send({ type: 'error', id: req.id, kind: 'bad-input', message: `${req.params.imagePath}: not an image` });
+    finish(req);
+    return;
+  }
+  // A "slow" request takes 10 progress steps of 30 ms and honours cancel between steps.
+  const steps = what.includes('slow') ? 10 : 1;
+  let step = 0;
+  const tick = () => {
+    if (cancelled.has(req.id)) {
+      send({ type: 'error', id: req.id, kind: 'cancelled', message: 'cancelled' });
+      finish(req);
+      return;
+    }
+    step++;
+    send({ type: 'progress', id: req.id, fraction: step / steps, message: `step ${step}` });
+    if (step < steps) {
+      setTimeout(tick, 30);
+      return;
+    }
+    if (req.type === 'explain') send({ type: 'explainResult', id: req.id, result: explainResult(req.params) });
+    else if (req.type === 'labels') send({ type: 'labelsResult', id: req.id, result: ['dog', 'cat'] });
+    else if (req.type === 'layers') send({ type: 'layersResult', id: req.id, result: [] });
+    else send({ type: 'predictResult', id: req.id, result: { ...explainResult(req.params), pid: process.pid } });
+    finish(req);
+  };
+  setTimeout(tick, 5);
+}
+
+function pump() {
+  if (busy || queue.length === 0) return;
+  handle(queue.shift());
+}
+
+process.on('message', (msg) => {
+  if (msg.type === 'shutdown') process.exit(0);
+  if (msg.type === 'cancel') { cancelled.add(msg.id); return; }
+  queue.push(msg);
+  pump();
+});
+process.on('disconnect', () => process.exit(0));
+
+if (start === 'fail') {
+  console.error('no backend could be initialised');
+  process.exit(1);
+} else if (start !== 'hang') {
+  setTimeout(() => send({ type: 'ready', backend: process.env.SALIENCY_LENS_BACKEND || 'cpu', pid: process.pid }), start === 'slow' ? 200 : 5);
+}

@@ -1,0 +1,239 @@
+/**
+ * The panel's state and every transition, as pure functions (tested outside VS Code). Each update says
+ * what to post to the extension and how much to repaint: re-colouring (colour map, alpha) reuses the
+ * normalised maps, re-mapping (reduction, clip) redoes them, and neither asks the engine for anything.
+ */
+import type {
+  ColormapName, DisplaySettings, ExplainResult, FromWebviewMessage, MethodName, ReduceMode, ToWebviewMessage,
+} from '../src/shared/protocol';
+import { COLORMAPS, METHODS } from '../src/shared/protocol';
+
+/** One model's column. */
+export interface SlotState {
+  modelName: string;
+  modelPath: string;
+  result?: ExplainResult;
+  /** The request the result or error belongs to: older answers are ignored. */
+  requestId: number;
+  note?: string;
+  reason?: string;
+  error?: string;
+}
+
+/** Everything the panel shows. */
+export interface PanelState {
+  imagePath: string;
+  imageName: string;
+  methods: readonly MethodName[];
+  method: MethodName;
+  /** The target the user chose; undefined means each model's top-1. */
+  target?: number | string;
+  display: DisplaySettings;
+  slots: SlotState[];
+  busy?: { requestId: number; message: string };
+  /** All labels of the first model, once asked for. */
+  labels?: string[];
+  labelsRequested: boolean;
+  labelQuery: string;
+  /** Results received since the webview loaded (shown to tests as a data attribute). */
+  resultsReceived: number;
+}
+
+/** How much of the picture must be redrawn after an update. */
+export type RenderNeed = 'none' | 'ui' | 'recolor' | 'remap';
+
+/** The outcome of a transition. */
+export interface Update {
+  state: PanelState;
+  post: FromWebviewMessage[];
+  render: RenderNeed;
+}
+
+/** User actions in the panel. */
+export type UserAction =
+  | { type: 'display'; patch: Partial<DisplaySettings> }
+  | { type: 'method'; method: MethodName }
+  | { type: 'target'; target: number | string | undefined }
+  | { type: 'labelQuery'; text: string };
+
+const REDUCE: readonly ReduceMode[] = ['max-abs', 'max', 'l2'];
+
+/** The display used before the extension sends the user's settings. */
+export const DEFAULT_DISPLAY: DisplaySettings = { colormap: 'viridis', alpha: 0.5, clipPercentile: 99, reduce: 'max-abs' };
+
+/** A fresh state (or one restored from what `persistable` saved, validated field by field). */
+export function initialState(saved?: unknown): PanelState {
+  const s = (saved && typeof saved === 'object' ? saved : {}) as Record<string, unknown>;
+  const models = Array.isArray(s.models) ? s.models.filter((m): m is string => typeof m === 'string') : [];
+  return {
+    imagePath: typeof s.imagePath === 'string' ? s.imagePath : '',
+    imageName: typeof s.imageName === 'string' ? s.imageName : '',
+    methods: METHODS,
+    method: typeof s.method === 'string' && (METHODS as readonly string[]).includes(s.method) ? (s.method as MethodName) : METHODS[0],
+    target: typeof s.target === 'number' || typeof s.target === 'string' ? s.target : undefined,
+    display: sanitizeDisplay(s.display),
+    slots: models.map((modelPath) => ({ modelPath, modelName: baseName(modelPath), requestId: 0 })),
+    labelsRequested: false,
+    labelQuery: typeof s.labelQuery === 'string' ? s.labelQuery : '',
+    resultsReceived: 0,
+  };
+}
+
+/** The JSON-safe part of the state kept by `vscode.setState` (no pixel data: the host re-sends it). */
+export function persistable(state: PanelState): Record<string, unknown> {
+  return {
+    imagePath: state.imagePath,
+    imageName: state.imageName,
+    models: state.slots.map((s) => s.modelPath),
+    method: state.method,
+    target: state.target,
+    display: state.display,
+    labelQuery: state.labelQuery,
+  };
+}
+
+/** Applies a message from the extension host. */
+export function fromHost(state: PanelState, msg: ToWebviewMessage): Update {
+  switch (msg.type) {
+    case 'context': {
+      const slots = msg.slots.map((s, i) => {
+        const old = state.slots[i];
+        // Keep what a slot showed only if it still shows the same model.
+        return old && old.modelPath === s.modelPath ? { ...old, modelName: s.modelName } : { ...s, requestId: 0 };
+      });
+      const labels = state.slots[0]?.modelPath === slots[0]?.modelPath ? state.labels : undefined;
+      return {
+        state: { ...state, imagePath: msg.imagePath, imageName: msg.imageName, methods: msg.methods, slots, labels, labelsRequested: labels !== undefined },
+        post: [],
+        render: 'remap',
+      };
+    }
+    case 'settings':
+      return { state: { ...state, display: sanitizeDisplay(msg.display), method: msg.method }, post: [], render: 'remap' };
+    case 'busy':
+      // An empty message marks the end of that request.
+      if (!msg.message) {
+        return { state: { ...state, busy: state.busy && state.busy.requestId > msg.requestId ? state.busy : undefined }, post: [], render: 'ui' };
+      }
+      return { state: { ...state, busy: { requestId: msg.requestId, message: msg.message } }, post: [], render: 'ui' };
+    case 'result': {
+      const slot = state.slots[msg.slot];
+      if (!slot || msg.requestId < slot.requestId) return { state, post: [], render: 'none' };
+      const slots = state.slots.slice();
+      slots[msg.slot] = { ...slot, result: msg.result, requestId: msg.requestId, note: msg.note, reason: msg.reason, error: undefined };
+      return { state: { ...state, slots, method: msg.slot === 0 ? msg.result.method : state.method, resultsReceived: state.resultsReceived + 1 }, post: [], render: 'remap' };
+    }
+    case 'error': {
+      const targets = msg.slot === undefined ? state.slots.map((_, i) => i) : [msg.slot];
+      const slots = state.slots.map((s, i) => (targets.includes(i) && msg.requestId >= s.requestId ? { ...s, error: msg.message, requestId: msg.requestId } : s));
+      return { state: { ...state, slots }, post: [], render: 'ui' };
+    }
+    case 'labels':
+      return { state: { ...state, labels: msg.labels, labelsRequested: true }, post: [], render: 'ui' };
+  }
+}
+
+/** Applies a user action. */
+export function fromUser(state: PanelState, action: UserAction): Update {
+  switch (action.type) {
+    case 'display': {
+      const display = sanitizeDisplay({ ...state.display, ...action.patch });
+      const remap = display.reduce !== state.display.reduce || display.clipPercentile !== state.display.clipPercentile;
+      const changed = remap || display.colormap !== state.display.colormap || display.alpha !== state.display.alpha;
+      if (!changed) return { state, post: [], render: 'none' };
+      return { state: { ...state, display }, post: [{ type: 'displayChanged', display }], render: remap ? 'remap' : 'recolor' };
+    }
+    case 'method':
+      if (action.method === state.method && !hasErrors(state)) return { state, post: [], render: 'none' };
+      return { state: { ...state, method: action.method }, post: [{ type: 'recompute', method: action.method }], render: 'ui' };
+    case 'target':
+      // The protocol's empty-string target means "back to the top-1 prediction".
+      return { state: { ...state, target: action.target }, post: [{ type: 'recompute', target: action.target ?? '' }], render: 'ui' };
+    case 'labelQuery': {
+      const ask = action.text.trim() !== '' && !state.labelsRequested;
+      return {
+        state: { ...state, labelQuery: action.text, labelsRequested: state.labelsRequested || ask },
+        post: ask ? [{ type: 'requestLabels' }] : [],
+        render: 'ui',
+      };
+    }
+  }
+}
+
+/** Labels matching a search: by substring (case-insensitive) or by class index; at most `limit`. */
+export function searchLabels(labels: readonly string[], query: string, limit = 20): { index: number; label: string }[] {
+  const q = query.trim().toLowerCase();
+  if (!q) return [];
+  const asIndex = /^\d+$/.test(q) ? Number(q) : -1;
+  const exact: { index: number; label: string }[] = [];
+  const prefix: { index: number; label: string }[] = [];
+  const inner: { index: number; label: string }[] = [];
+  labels.forEach((label, index) => {
+    const l = label.toLowerCase();
+    if (index === asIndex || l === q) exact.push({ index, label });
+    else if (l.startsWith(q)) prefix.push({ index, label });
+    else if (l.includes(q)) inner.push({ index, label });
+  });
+  return [...exact, ...prefix, ...inner].slice(0, limit);
+}
+
+/** "checkpoint 14:03:22 (5 min ago)"-style text for a model file time. */
+export function checkpointText(mtimeMs: number, now: number, locale?: string): string {
+  if (!Number.isFinite(mtimeMs) || mtimeMs <= 0) return '';
+  const when = new Date(mtimeMs);
+  const sameDay = new Date(now).toDateString() === when.toDateString();
+  const stamp = sameDay ? when.toLocaleTimeString(locale) : when.toLocaleString(locale);
+  const secs = Math.max(0, Math.round((now - mtimeMs) / 1000));
+  const ago = secs < 60 ? `${secs} s ago` : secs < 3600 ? `${Math.round(secs / 60)} min ago` : secs < 86400 ? `${Math.round(secs / 3600)} h ago` : `${Math.round(secs / 86400)} d ago`;
+  return `checkpoint ${stamp} (${ago})`;
+}
+
+/** A probability as a percentage with sensible precision. */
+export function formatProbability(p: number): string {
+  if (!Number.isFinite(p)) return '–';
+  const pct = p * 100;
+  return pct >= 10 ? `${pct.toFixed(1)}%` : pct >= 0.1 ? `${pct.toFixed(2)}%` : `${pct.toExponential(1)}%`;
+}
+
+function hasErrors(state: PanelState): boolean {
+  return state.slots.some((s) => s.error !== undefined);
+}
+
+function sanitizeDisplay(value: unknown): DisplaySettings {
+  const d = (value && typeof value === 'object' ? value : {}) as Record<string, unknown>;
+  const num = (v: unknown, lo: number, hi: number, dflt: number): number =>
+    typeof v === 'number' && Number.isFinite(v) ? Math.min(hi, Math.max(lo, v)) : dflt;
+  return {
+    colormap: (COLORMAPS as readonly unknown[]).includes(d.colormap) ? (d.colormap as ColormapName) : DEFAULT_DISPLAY.colormap,
+    alpha: num(d.alpha, 0, 1, DEFAULT_DISPLAY.alpha),
+    clipPercentile: num(d.clipPercentile, 50, 100, DEFAULT_DISPLAY.clipPercentile),
+    reduce: (REDUCE as readonly unknown[]).includes(d.reduce) ? (d.reduce as ReduceMode) : DEFAULT_DISPLAY.reduce,
+  };
+}
+
+function baseName(p: string): string {
+  const parts = p.split(/[\\/]/);
+  const last = parts.pop() ?? p;
+  return last === 'model.json' && parts.length ? parts.pop()! : last;
+}
+
+const METHOD_LABELS: Record<MethodName, string> = {
+  vanilla: 'Vanilla gradient',
+  guided: 'Guided backprop',
+  'gradient-x-input': 'Gradient × input',
+  smoothgrad: 'SmoothGrad',
+  vargrad: 'VarGrad',
+  'integrated-gradients': 'Integrated gradients',
+  gradcam: 'Grad-CAM',
+  'gradcam-plus-plus': 'Grad-CAM++',
+  hirescam: 'HiResCAM',
+  layercam: 'LayerCAM',
+  scorecam: 'Score-CAM',
+  'guided-gradcam': 'Guided Grad-CAM',
+  occlusion: 'Occlusion',
+};
+
+/** The display name of a method. */
+export function methodLabel(method: MethodName): string {
+  return METHOD_LABELS[method] ?? method;
+}
