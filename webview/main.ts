@@ -121,6 +121,13 @@ function buildSlot(index: number, modelPath: string): SlotView {
   return { root, modelPath, canvases, painter: new SlotPainter(), reported: 0 };
 }
 
+/** A probability bar; its width is set through the CSSOM, which the CSP allows (style attributes it does not). */
+function bar(probability: number): HTMLElement {
+  const fill = h('span', { class: 'pred-fill' });
+  fill.style.width = `${Math.max(0, Math.min(1, probability)) * 100}%`;
+  return h('span', { class: 'pred-bar', 'aria-hidden': 'true' }, fill);
+}
+
 function targetText(): string {
   const first = state.slots[0]?.result;
   if (state.target === undefined) return first ? `Target: top-1 (${first.target.label})` : 'Target: top-1';
@@ -147,7 +154,7 @@ function renderSlot(view: SlotView, index: number, need: RenderNeed): void {
       const isTarget = p.index === r.target.index;
       const button = h('button', { class: 'pred', type: 'button', 'aria-pressed': isTarget ? 'true' : 'false', title: `Explain class ${p.index} (${p.label})` },
         h('span', { class: 'pred-label' }, p.label),
-        h('span', { class: 'pred-bar', 'aria-hidden': 'true' }, h('meter', { min: '0', max: '1', value: String(p.probability) })),
+        bar(p.probability),
         h('span', { class: 'pred-prob' }, formatProbability(p.probability)));
       // In a comparison the second model's classes differ: target by label there.
       button.addEventListener('click', () => user({ type: 'target', target: index === 0 ? p.index : p.label }));

@@ -1,7 +1,7 @@
 /** Command-line parsing for saliency-lens: one place for option names, defaults and validation. */
 import { parseArgs } from 'node:util';
 import { BadInputError } from '../shared/errors';
-import { COLORMAPS, PREPROCESS_PRESETS, type ColormapName, type PreprocessName, type ReduceMode, type ResizeMode } from '../shared/protocol';
+import { BASELINES, COLORMAPS, PREPROCESS_PRESETS, type MethodOptions, type ColormapName, type PreprocessName, type ReduceMode, type ResizeMode } from '../shared/protocol';
 
 /** Options shared by the commands. */
 export const OPTION_SPEC = {
@@ -20,6 +20,20 @@ export const OPTION_SPEC = {
   raw: { type: 'string' },
   backend: { type: 'string' },
   runs: { type: 'string' },
+  samples: { type: 'string' },
+  noise: { type: 'string' },
+  squared: { type: 'boolean' },
+  'smooth-base': { type: 'string' },
+  steps: { type: 'string' },
+  baseline: { type: 'string' },
+  integration: { type: 'string' },
+  layer: { type: 'string' },
+  patch: { type: 'string' },
+  stride: { type: 'string' },
+  'occlusion-value': { type: 'string' },
+  batch: { type: 'string' },
+  seed: { type: 'string' },
+  metrics: { type: 'boolean' },
   json: { type: 'boolean' },
   debug: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -71,4 +85,32 @@ export const colormapOption = (v: string | undefined): ColormapName | undefined 
 export function targetOption(v: string | undefined): number | string | undefined {
   if (v === undefined || v === '') return undefined;
   return /^\d+$/.test(v.trim()) ? Number(v.trim()) : v;
+}
+
+/** The method parameters given on the command line (validated again by each method). */
+export function methodOptions(v: CliArgs['values']): MethodOptions {
+  const int = (value: string | undefined, name: string, min: number, max: number): number | undefined =>
+    value === undefined ? undefined : integerOption(value, name, min, max);
+  return {
+    samples: int(v.samples, '--samples', 1, 10000),
+    noise: v.noise === undefined ? undefined : numberOption(v.noise, '--noise', 0, 10, 0.15),
+    squared: v.squared,
+    smoothBase: oneOf(v['smooth-base'], ['vanilla', 'guided', 'gradient-x-input'] as const, '--smooth-base'),
+    steps: int(v.steps, '--steps', 2, 10000),
+    baseline: oneOf(v.baseline, BASELINES, '--baseline'),
+    integration: oneOf(v.integration, ['trapezoid', 'gauss-legendre'] as const, '--integration'),
+    layer: v.layer,
+    patch: int(v.patch, '--patch', 1, 100000),
+    stride: int(v.stride, '--stride', 1, 100000),
+    occlusionValue: v['occlusion-value'] === undefined ? undefined : numberOption(v['occlusion-value'], '--occlusion-value', -1e6, 1e6, 0),
+    batch: int(v.batch, '--batch', 1, 1024),
+    seed: int(v.seed, '--seed', 0, 2 ** 31 - 1),
+    metrics: v.metrics,
+  };
+}
+
+function integerOption(value: string, option: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new BadInputError(option, `"${value}" is not a whole number from ${min} to ${max}`);
+  return n;
 }

@@ -10,6 +10,9 @@ Usage:
         [--preprocess unit|symmetric|imagenet|caffe|raw] [--resize squash|center-crop]
         [--reduce max-abs|max|l2] [--colormap NAME] [--alpha F] [--clip PERCENTILE]
         [--out DIR] [--raw FILE.npy] [--labels FILE] [--backend node|wasm|cpu] [--json]
+        [--samples N] [--noise F] [--squared] [--smooth-base M] [--steps N] [--baseline B]
+        [--integration trapezoid|gauss-legendre] [--layer NAME] [--patch N] [--stride N]
+        [--occlusion-value V] [--batch N] [--seed S] [--metrics]
   saliency-lens layers [--model PATH] [--json]
 
 Without IMAGE and --model, the embedded demo image and demo model are used.
@@ -28,9 +31,25 @@ Options:
   --clip P           percentile at which the map saturates, 50..100 (default 99)
   --out DIR          where the PNGs go (default: ./saliency-lens-out)
   --raw FILE.npy     also write the attribution w.r.t. the preprocessed input, float32 [H, W, C]
+                     (CAM methods: the raw map [h, w] at layer resolution, after the ReLU, before any scaling)
   --top K            number of predictions to show (default 5)
   --labels FILE      class names, one per line (default: labels.txt / labels.json / classes.txt beside the model)
   --backend B        node | wasm | cpu (default: the SALIENCY_LENS_BACKEND variable, else the best that loads)
+Method parameters:
+  --samples N        SmoothGrad/VarGrad noisy samples (default 25)
+  --noise F          SmoothGrad/VarGrad noise σ as a fraction of the input range (default 0.15)
+  --squared          SmoothGrad: average squared gradients
+  --smooth-base M    the gradient SmoothGrad/VarGrad average: vanilla (default), guided, gradient-x-input
+  --steps N          Integrated Gradients points (default 50; trapezoid: N points from α=0 to 1 inclusive)
+  --baseline B       Integrated Gradients baseline: zero (default, preprocessed zeros), black, white, blur, uniform
+  --integration Q    trapezoid (default, Captum's riemann_trapezoid) or gauss-legendre
+  --layer NAME       CAM methods: layer name (default: the last layer with a spatial output; see 'layers')
+  --patch N          Occlusion patch side in pixels (default: a seventh of the input side)
+  --stride N         Occlusion stride (default: half the patch)
+  --occlusion-value V  value of occluded pixels in preprocessed space (default 0)
+  --batch N          internal batch of multi-pass methods (default 16)
+  --seed S           seed of noise, random baselines and the randomisation check (default 0)
+  --metrics          also compute deletion/insertion AUCs and the randomisation sanity check
   --json             print one JSON object on stdout instead of text
   --debug            print stack traces of internal errors
 

@@ -3,12 +3,12 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { BadInputError, isBadInput, oneLine } from '../shared/errors';
 import { encodeNpy } from '../shared/npy';
-import type { BackendName, ExplainResult, LayerInfo, PredictResult } from '../shared/protocol';
+import { CAM_METHODS, type BackendName, type ExplainResult, type LayerInfo, type PredictResult } from '../shared/protocol';
 import { Engine } from '../engine/engine';
 import { parseBackendName } from '../engine/backend';
 import { parseMethod } from '../engine/methods';
 import {
-  colormapOption, numberOption, parseCommandLine, preprocessOption, reduceOption, resizeOption, targetOption, type CliArgs,
+  colormapOption, methodOptions, numberOption, parseCommandLine, preprocessOption, reduceOption, resizeOption, targetOption, type CliArgs,
 } from './args';
 import { HELP } from './help';
 import packageJson from '../../package.json';
@@ -58,6 +58,8 @@ function jsonOf(result: PredictResult | ExplainResult, outputs?: string[]): Reco
   };
   if ('method' in result) {
     Object.assign(base, { target: result.target, method: result.method, timingMs: result.timingMs, outputs: outputs ?? [] });
+    if (result.layer) base.layer = result.layer;
+    if (result.metrics) base.metrics = result.metrics;
   } else {
     base.timingMs = result.timingMs;
   }
@@ -76,7 +78,7 @@ async function explain(engine: Engine, args: CliArgs): Promise<void> {
   const rawPath = args.values.raw ? resolve(args.values.raw) : undefined;
   if (rawPath && extname(rawPath) !== '.npy') throw new BadInputError(args.values.raw!, '--raw expects a .npy file name');
   const result = await engine.explain({
-    imagePath, modelPath, method, target: targetOption(args.values.target), topK: numberOption(args.values.top, '--top', 1, 100000, 5),
+    imagePath, modelPath, method, options: methodOptions(args.values), target: targetOption(args.values.target), topK: numberOption(args.values.top, '--top', 1, 100000, 5),
     labelsPath: args.values.labels, preprocess: preprocessOption(args.values.preprocess), resize: resizeOption(args.values.resize),
   });
   const outDir = resolve(args.values.out ?? 'saliency-lens-out');
@@ -86,7 +88,9 @@ async function explain(engine: Engine, args: CliArgs): Promise<void> {
   if (rawPath) {
     const a = result.attribution;
     mkdirSync(dirname(rawPath), { recursive: true });
-    writeFileSync(rawPath, encodeNpy(new Float32Array(a.data), [a.height, a.width, a.channels]));
+    // CAM maps are written as [h, w] at layer resolution; input attributions as [H, W, C].
+    const shape = CAM_METHODS.includes(method) ? [a.height, a.width] : [a.height, a.width, a.channels];
+    writeFileSync(rawPath, encodeNpy(new Float32Array(a.data), shape));
     outputs.push(rawPath);
   }
   if (args.values.json) {
@@ -94,8 +98,20 @@ async function explain(engine: Engine, args: CliArgs): Promise<void> {
     return;
   }
   printPredictions(result);
-  console.log(`${method} map for class ${result.target.index} (${result.target.label}) in ${result.timingMs.attribution.toFixed(0)} ms`);
+  console.log(`${method} map for class ${result.target.index} (${result.target.label})${result.layer ? ` at layer ${result.layer}` : ''} in ${result.timingMs.attribution.toFixed(0)} ms`);
+  printMetrics(result);
   for (const o of outputs) console.log(`wrote ${o}`);
+}
+
+function printMetrics(result: ExplainResult): void {
+  const m = result.metrics;
+  if (!m) return;
+  if (m.completeness) console.log(`completeness: Σ attribution ${m.completeness.sum.toPrecision(5)} vs f(x) − f(x₀) ${m.completeness.delta.toPrecision(5)} (gap ${(m.completeness.gap * 100).toFixed(2)}%)`);
+  if (m.deletion) console.log(`deletion AUC ${m.deletion.auc.toFixed(4)} (lower is better), insertion AUC ${m.insertion?.auc.toFixed(4)} (higher is better)`);
+  if (m.randomization) {
+    console.log('randomisation check (Spearman ρ with the original map after re-initialising from the top down to):');
+    for (const r of m.randomization) console.log(`  ${r.layer}: ${r.spearman.toFixed(3)}`);
+  }
 }
 
 function printLayers(layers: LayerInfo[]): void {

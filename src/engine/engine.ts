@@ -13,6 +13,7 @@ import { fitImage } from './image/fit';
 import { preprocessImage } from './image/preprocess';
 import { resolveTarget } from './labels';
 import { runMethod, type MethodContext } from './methods';
+import { faithfulness } from './methods/faithfulness';
 import { DEFAULT_PREPROCESS, DEFAULT_RESIZE, LoadedModel } from './model';
 
 /** Per-request hooks: progress reports and cancellation. */
@@ -51,7 +52,9 @@ function toRgba(image: RgbImage): RgbaImage {
 
 /** Top-k predictions from a [1, classes] score tensor. */
 export function topPredictions(model: LoadedModel, logits: tf.Tensor2D, k: number): Prediction[] {
-  const probs = tf.tidy(() => model.probabilities(logits)).dataSync() as Float32Array;
+  const probabilities = tf.tidy(() => model.probabilities(logits));
+  const probs = probabilities.dataSync() as Float32Array;
+  probabilities.dispose();
   const order = Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a]).slice(0, Math.max(1, k));
   return order.map((index) => ({ index, label: model.labels[index], probability: probs[index] }));
 }
@@ -114,10 +117,9 @@ export class Engine {
     await checkpoint(control);
     const input = await this.prepareInput(model, params.imagePath, params);
     const start = performance.now();
-    const predictions = tf.tidy(() => {
-      const x = tf.tensor4d(input.values, [1, model.height, model.width, model.channels]);
-      return topPredictions(model, model.logits(x, { release: true }), params.topK ?? 5);
-    });
+    const logits = tf.tidy(() => model.logits(tf.tensor4d(input.values, [1, model.height, model.width, model.channels]), { release: true }));
+    const predictions = topPredictions(model, logits, params.topK ?? 5);
+    logits.dispose();
     return {
       backend: this.backend, model: model.info(input.preprocess, input.preprocessSource), predictions,
       timingMs: { load: loadMs, inference: performance.now() - start },
@@ -136,7 +138,9 @@ export class Engine {
     try {
       control?.onProgress?.(0.2, 'predicting');
       const t0 = performance.now();
-      const predictions = tf.tidy(() => topPredictions(model, model.logits(x, { release: true }), Math.max(params.topK ?? 5, 1)));
+      const logits = tf.tidy(() => model.logits(x, { release: true }));
+      const predictions = topPredictions(model, logits, Math.max(params.topK ?? 5, 1));
+      logits.dispose();
       const inferenceMs = performance.now() - t0;
       const targetIndex = params.target === undefined || params.target === ''
         ? predictions[0].index
@@ -144,21 +148,34 @@ export class Engine {
       await checkpoint(control);
       control?.onProgress?.(0.3, `computing ${params.method}`);
       const t1 = performance.now();
+      const options = params.options ?? {};
       const ctx: MethodContext = {
-        onProgress: (f, m) => control?.onProgress?.(0.3 + 0.7 * f, m),
+        options,
+        pixelToInput: (level) => preprocessImage({ width: 1, height: 1, data: new Uint8Array([level, level, level]) }, input.preprocess, model.channels),
+        onProgress: (f, m) => control?.onProgress?.(0.3 + (options.metrics ? 0.4 : 0.7) * f, m),
         checkpoint: () => checkpoint(control),
       };
       const out = await runMethod(params.method, model, x, [targetIndex], ctx);
-      const data = (await out.attribution.data()) as Float32Array;
-      out.attribution.dispose();
-      const attributionMs = performance.now() - t1;
-      return {
-        backend: this.backend, model: model.info(input.preprocess, input.preprocessSource), predictions,
-        method: params.method, target: { index: targetIndex, label: model.labels[targetIndex] },
-        timingMs: { load: loadMs, inference: inferenceMs, attribution: attributionMs },
-        input: toRgba(input.fitted),
-        attribution: { height: model.height, width: model.width, channels: model.channels, data: data.buffer as ArrayBuffer, signed: out.signed },
-      };
+      try {
+        const attributionMs = performance.now() - t1;
+        let metrics = options.metrics
+          ? await faithfulness(model, x, targetIndex, params.method, out.attribution, { ...ctx, onProgress: (f, m) => control?.onProgress?.(0.7 + 0.3 * f, m) })
+          : undefined;
+        if (out.completeness) metrics = { ...metrics, completeness: out.completeness };
+        const [, h, w, c] = out.attribution.shape;
+        const data = (await out.attribution.data()) as Float32Array;
+        return {
+          backend: this.backend, model: model.info(input.preprocess, input.preprocessSource), predictions,
+          method: params.method, target: { index: targetIndex, label: model.labels[targetIndex] },
+          timingMs: { load: loadMs, inference: inferenceMs, attribution: attributionMs },
+          input: toRgba(input.fitted),
+          attribution: { height: h, width: w, channels: c, data: data.buffer as ArrayBuffer, signed: out.signed },
+          layer: out.layer,
+          metrics,
+        };
+      } finally {
+        out.attribution.dispose();
+      }
     } finally {
       x.dispose();
     }

@@ -51,7 +51,7 @@ export class LoadedModel {
     this.scoring = this.numClasses === 1 || out?.op === 'sigmoid' ? 'sigmoid' : 'softmax';
     const labels = fixedLabels
       ? { labels: fixedLabels, source: 'model' }
-      : loadLabels(path, this.numClasses, labelsOverride ?? settings.labels);
+      : loadLabels(path, this.numClasses, labelsOverride ?? settings.labels, graph.metadataLabels);
     this.labels = labels.labels;
     this.labelSource = labels.source;
   }
@@ -112,6 +112,30 @@ export class LoadedModel {
 
   /** Lists every node with its output shape (in the model's own layout), from one run on a blank input. */
   layers(): LayerInfo[] {
+    this.layerList ??= this.computeLayers();
+    return this.layerList;
+  }
+
+  /** Names of the nodes the class scores depend on (cached). */
+  ancestorsOfLogits(): Set<string> {
+    if (!this.ancestors) {
+      const seen = new Set<string>();
+      const stack = [this.logitsNode];
+      while (stack.length) {
+        const name = stack.pop()!;
+        if (seen.has(name)) continue;
+        seen.add(name);
+        stack.push(...(this.executor.node(name)?.inputs ?? []));
+      }
+      this.ancestors = seen;
+    }
+    return this.ancestors;
+  }
+
+  private layerList?: LayerInfo[];
+  private ancestors?: Set<string>;
+
+  private computeLayers(): LayerInfo[] {
     return tf.tidy(() => {
       const names = this.graph.nodes.filter((n) => n.op !== 'const').map((n) => n.name);
       const { taps } = this.executor.run(tf.zeros([1, this.height, this.width, this.channels]), { taps: names });
@@ -140,7 +164,7 @@ export class LoadedModel {
         if (err instanceof BadInputError) throw err;
         throw new BadInputError(this.path, `the model does not run on a ${this.height}×${this.width}×${this.channels} input: ${(err as Error).message.split('\n')[0]}`);
       }
-      return y.shape[1];
+      return y.shape[1] ?? 1;
     });
   }
 }

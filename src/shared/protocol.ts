@@ -11,8 +11,70 @@ export type MethodName =
   | 'vanilla' | 'guided' | 'gradient-x-input'
   | 'smoothgrad' | 'vargrad' | 'integrated-gradients'
   | 'gradcam' | 'gradcam-plus-plus' | 'hirescam' | 'layercam' | 'scorecam' | 'guided-gradcam' | 'occlusion';
-/** The methods implemented so far (the others are rejected with a clear error). */
-export const METHODS: readonly MethodName[] = ['vanilla', 'guided', 'gradient-x-input'];
+/** Every attribution method, in the order the UI lists them. */
+export const METHODS: readonly MethodName[] = [
+  'vanilla', 'guided', 'gradient-x-input', 'smoothgrad', 'vargrad', 'integrated-gradients',
+  'gradcam', 'gradcam-plus-plus', 'hirescam', 'layercam', 'scorecam', 'guided-gradcam', 'occlusion',
+];
+/** Methods whose map lives at a layer's resolution (class activation maps). */
+export const CAM_METHODS: readonly MethodName[] = ['gradcam', 'gradcam-plus-plus', 'hirescam', 'layercam', 'scorecam'];
+/** Gradient methods SmoothGrad/VarGrad can average. */
+export type SmoothBase = 'vanilla' | 'guided' | 'gradient-x-input';
+/** Integrated Gradients baselines: zeros in preprocessed space (Captum's default), black/white images, blur, noise. */
+export type BaselineName = 'zero' | 'black' | 'white' | 'blur' | 'uniform';
+/** All Integrated Gradients baselines. */
+export const BASELINES: readonly BaselineName[] = ['zero', 'black', 'white', 'blur', 'uniform'];
+
+/** Parameters of the multi-pass methods; every field has a documented default. */
+export interface MethodOptions {
+  /** SmoothGrad/VarGrad: number of noisy samples (default 25). */
+  samples?: number;
+  /** SmoothGrad/VarGrad: noise σ as a fraction of the input's value range (default 0.15). */
+  noise?: number;
+  /** SmoothGrad: average squared gradients instead of gradients (default false). */
+  squared?: boolean;
+  /** SmoothGrad/VarGrad: the gradient being smoothed (default vanilla). */
+  smoothBase?: SmoothBase;
+  /** Integrated Gradients: points where gradients are evaluated (default 50). */
+  steps?: number;
+  /** Integrated Gradients baseline (default zero). */
+  baseline?: BaselineName;
+  /** Integrated Gradients quadrature (default trapezoid, as Captum's riemann_trapezoid). */
+  integration?: 'trapezoid' | 'gauss-legendre';
+  /** CAM methods: the layer (node) name; default the last layer with a spatial output. */
+  layer?: string;
+  /** Occlusion: patch side in input pixels (default: a seventh of the input side, at least 4). */
+  patch?: number;
+  /** Occlusion: stride in input pixels (default: half the patch). */
+  stride?: number;
+  /** Occlusion: the value patches are set to, in preprocessed space (default 0). */
+  occlusionValue?: number;
+  /** Internal batch size of multi-pass methods (default 16). */
+  batch?: number;
+  /** Seed of the random numbers (noise, random baselines, randomisation check); default 0. */
+  seed?: number;
+  /** Compute faithfulness metrics (deletion/insertion AUC, randomisation check) with the map. */
+  metrics?: boolean;
+}
+
+/** One point list of a deletion or insertion curve: the target probability after each fraction of pixels. */
+export interface FaithfulnessCurve {
+  fractions: number[];
+  scores: number[];
+  auc: number;
+}
+
+/** Faithfulness measurements of a map. */
+export interface FaithfulnessMetrics {
+  /** Petsiuk et al. (RISE): remove the most salient pixels first; lower AUC is better. */
+  deletion?: FaithfulnessCurve;
+  /** Insert the most salient pixels into a blurred image first; higher AUC is better. */
+  insertion?: FaithfulnessCurve;
+  /** Adebayo et al.: Spearman correlation of the map after cumulatively re-initialising layers from the top. */
+  randomization?: Array<{ layer: string; spearman: number }>;
+  /** Integrated Gradients: |Σ attribution − (f(x) − f(x₀))| / |f(x) − f(x₀)|. */
+  completeness?: { sum: number; delta: number; gap: number };
+}
 /** Preprocessing presets mapping 0–255 RGB pixels to the model's input range. */
 export type PreprocessName = 'unit' | 'symmetric' | 'imagenet' | 'caffe' | 'raw';
 /** All preprocessing presets. */
@@ -70,6 +132,7 @@ export interface ExplainParams extends ModelOptions {
   /** Class index or label; undefined means the top-1 prediction. */
   target?: number | string;
   topK?: number;
+  options?: MethodOptions;
 }
 
 /** An image as RGBA bytes. */
@@ -105,7 +168,11 @@ export interface ExplainResult extends PredictResult {
   timingMs: { load: number; inference: number; attribution: number };
   /** The model's input image after resizing, as the user sees it. */
   input: RgbaImage;
+  /** For CAM methods the raw map at layer resolution (channels 1); otherwise [H, W, C] at input resolution. */
   attribution: Attribution;
+  /** The layer a CAM method used. */
+  layer?: string;
+  metrics?: FaithfulnessMetrics;
 }
 
 /** One entry of a model's layer listing. */

@@ -80,3 +80,24 @@ export function cosine(a: tf.Tensor, b: tf.Tensor): number {
     return tf.div(tf.sum(tf.mul(x, y)), tf.mul(tf.norm(x), tf.norm(y))).dataSync()[0];
   });
 }
+
+/**
+ * Computes a reference tensor on the cpu backend and returns a copy on the current one: tfjs-layers needs
+ * filter-gradient kernels that wasm lacks, and plain tf.maxPool's gradient is wrong on wasm (4.22).
+ */
+export async function onCpu(compute: () => tf.Tensor): Promise<tf.Tensor> {
+  const backend = tf.getBackend();
+  if (backend === 'cpu') return compute();
+  await tf.setBackend('cpu');
+  let values: Float32Array;
+  let shape: number[];
+  try {
+    const t = compute();
+    values = Float32Array.from(t.dataSync());
+    shape = t.shape;
+    t.dispose();
+  } finally {
+    await tf.setBackend(backend);
+  }
+  return tf.tensor(values, shape);
+}

@@ -180,3 +180,11 @@ test('the pixel limit refuses large images before decoding them', async () => {
   const bomb = file('bomb.png', handPng(30000, 30000, 8, [new Uint8Array(30000 * 3)]));
   await expectBadInput(decodeImage(bomb), bomb, /image too large: 30000×30000 exceeds 50000000 pixels/);
 });
+
+test('an image overwritten on disk is read anew, not served from a cache', async () => {
+  const colourPng = (background: string) => sharp({ create: { width: 4, height: 4, channels: 3, background } }).png().toBuffer();
+  const path = file('changing.png', await colourPng('#ff0000'));
+  near(pixel(await decodeImage(path), 1, 1), [255, 0, 0], 0, 'first version');
+  writeFileSync(path, await colourPng('#00ff00'));
+  near(pixel(await decodeImage(path), 1, 1), [0, 255, 0], 0, 'second version');
+});

@@ -9,7 +9,7 @@ import { type Graph, disposeGraph } from '../../src/engine/graph/ir';
 import { loadGraphFromFile } from '../../src/engine/importers/index';
 import { isBadInput } from '../../src/shared/errors';
 import { testBackend } from '../helpers/backend';
-import { captureArtifacts, cosine, maxAbsDiff, tempDir, writeModelFolder } from '../helpers/tfjsModels';
+import { captureArtifacts, cosine, maxAbsDiff, onCpu, tempDir, writeModelFolder } from '../helpers/tfjsModels';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const L = tfl.layers;
@@ -26,8 +26,8 @@ function randomizeWeights(model: tfl.LayersModel, seed: number): void {
   for (const layer of model.layers) {
     const values = layer.weights.map((w, i) =>
       w.name.includes('variance')
-        ? tf.randomUniform(w.shape, 0.5, 1.5, 'float32', seed + i)
-        : tf.randomNormal(w.shape, 0, 0.4, 'float32', seed + 7 * i));
+        ? tf.randomUniform(w.shape as number[], 0.5, 1.5, 'float32', seed + i)
+        : tf.randomNormal(w.shape as number[], 0, 0.4, 'float32', seed + 7 * i));
     if (values.length) layer.setWeights(values);
     tf.dispose(values);
   }
@@ -70,7 +70,7 @@ async function checkAgainstLayers(model: tfl.LayersModel, path: string, target =
   const ours = logit((v) => exec.run(v).output);
   const ourGrad = tf.grad(ours)(x);
   if (gradientReference === 'layers') {
-    const refGrad = tf.grad(logit((v) => model.apply(v) as tf.Tensor))(x);
+    const refGrad = await onCpu(() => tf.grad(logit((v) => model.apply(v) as tf.Tensor))(x));
     const cos = cosine(ourGrad, refGrad);
     assert.ok(cos >= 0.9999, `gradient cosine ${cos}`);
     refGrad.dispose();
@@ -170,6 +170,21 @@ function reshapeModel(): tfl.LayersModel {
   return model;
 }
 
+function transposedConvModel(): tfl.Sequential {
+  const model = tfl.sequential({
+    layers: [
+      L.conv2dTranspose({ filters: 3, kernelSize: 3, strides: 2, padding: 'same', inputShape: [5, 5, 2], activation: 'relu' }),
+      L.conv2dTranspose({ filters: 2, kernelSize: [2, 3], strides: [2, 1], padding: 'valid' }),
+      L.conv2dTranspose({ filters: 2, kernelSize: 1, strides: 2, padding: 'valid' }),
+      L.conv2dTranspose({ filters: 2, kernelSize: 4, strides: 3, padding: 'same' }),
+      L.globalAveragePooling2d({}),
+      L.dense({ units: 3 }),
+    ],
+  });
+  randomizeWeights(model, 41);
+  return model;
+}
+
 /** Rewrites tfjs-layers inbound nodes into the Keras 3 call form ({args: [__keras_tensor__...]}). */
 function toKeras3(json: Json): void {
   const topology = json.modelTopology;
@@ -240,6 +255,24 @@ describe('importLayersModel', () => {
   it('matches tfjs-layers through Permute and Reshape', async () => {
     const model = reshapeModel();
     disposeGraph(await checkAgainstLayers(model, await save(model), 0));
+  });
+
+  it('matches tfjs-layers on transposed convolutions (same/valid, kernel smaller than stride)', async () => {
+    const model = transposedConvModel();
+    disposeGraph(await checkAgainstLayers(model, await save(model), 1));
+  });
+
+  it('reads a Normalization layer with mean and variance in its config', async () => {
+    const model = sequentialModel();
+    // Normalization with mean 0.5 and variance 4 is the Rescaling(0.5, -0.25) it replaces.
+    const path = await save(model, (j) => {
+      const first = j.modelTopology.config.layers[0];
+      first.class_name = 'Normalization';
+      first.config = { name: first.config.name, axis: -1, mean: [0.5, 0.5, 0.5], variance: [4, 4, 4], batch_input_shape: first.config.batch_input_shape };
+    });
+    const graph = await checkAgainstLayers(model, path);
+    assert.equal(graph.nodes[0].op, 'affine');
+    disposeGraph(graph);
   });
 
   it('reads Keras 2.1.6 topologies (model_config wrapper, Sequential as a list, scoped weight names)', async () => {

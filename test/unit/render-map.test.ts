@@ -42,6 +42,36 @@ test('percentile interpolates like numpy.percentile', () => {
   }
 });
 
+function sortedPercentile(values: Float32Array, p: number, ofMagnitude: boolean): number {
+  const sorted = Array.from(values, (v) => (Number.isNaN(v) ? 0 : ofMagnitude ? Math.abs(v) : v)).sort((a, b) => a - b);
+  const pos = (p / 100) * (sorted.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.min(lo + 1, sorted.length - 1);
+  return pos === lo || sorted[lo] === sorted[hi] ? sorted[lo] : sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+test('percentile is exact on heavy tails, ties, infinities and NaNs', () => {
+  let seed = 7;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const cases: Record<string, Float32Array> = {
+    heavyTail: Float32Array.from({ length: 5000 }, () => (random() - 0.5) * 1e-3 / Math.max(1e-4, random() ** 4)),
+    ties: Float32Array.from({ length: 3000 }, () => Math.floor(random() * 4) - 2),
+    withInfinity: Float32Array.from({ length: 1000 }, (_, i) => (i === 10 ? Infinity : i === 20 ? -Infinity : random())),
+    withNaN: Float32Array.from({ length: 1000 }, (_, i) => (i % 3 === 0 ? NaN : random() - 0.7)),
+    tiny: new Float32Array([5]),
+  };
+  for (const [name, values] of Object.entries(cases)) {
+    for (const p of [0, 1, 50, 99, 99.9, 100]) {
+      for (const ofMagnitude of [false, true]) {
+        const expected = sortedPercentile(values, p, ofMagnitude);
+        const actual = percentile(values, p, ofMagnitude);
+        const same = actual === expected || Math.abs(actual - expected) <= 1e-9 * Math.abs(expected);
+        assert.ok(same, `${name} p${p} magnitude=${ofMagnitude}: ${actual} vs ${expected}`);
+      }
+    }
+  }
+});
+
 test('normalisation clips at the percentile: [0, 1] for magnitudes, symmetric [-1, 1] for signed maps', () => {
   const values = Float32Array.from({ length: 101 }, (_, i) => i); // 0..100, p99 = 99
   const unsigned = normalizeMap({ width: 101, height: 1, data: values }, false, 99);
@@ -77,4 +107,18 @@ test('bilinear upsampling uses half-pixel centres (torch interpolate, align_corn
   assert.equal(resizeBilinear(map, 2, 2), map, 'same size is the identity');
   const wide = resizeBilinear({ width: 1, height: 1, data: new Float32Array([7]) }, 3, 2);
   assert.deepEqual([...wide.data], [7, 7, 7, 7, 7, 7]);
+});
+
+test('the fast RGB path and the generic path of the max reductions agree, NaN and infinities included', () => {
+  const values = new Float32Array([3, -7, 2, NaN, -1, 0.5, Infinity, 1, -Infinity, -Infinity, -2, NaN, NaN, NaN, NaN, 1e-30, -1e30, 5]);
+  for (const mode of ['max-abs', 'max'] as const) {
+    const fast = reduceChannels(values, 1, 6, 3, mode).data;
+    // The same numbers as six pixels of 3 channels padded to 4 channels with a value that never wins.
+    const padded = new Float32Array(6 * 4);
+    for (let p = 0; p < 6; p++) { padded.set(values.subarray(p * 3, p * 3 + 3), p * 4); padded[p * 4 + 3] = NaN; }
+    const generic = reduceChannels(padded, 1, 6, 4, mode).data;
+    assert.deepEqual([...fast], [...generic], mode);
+  }
+  assert.deepEqual([...reduceChannels(values, 1, 6, 3, 'max-abs').data], [7, 1, Infinity, Infinity, 0, 1e30].map(Math.fround));
+  assert.deepEqual([...reduceChannels(values, 1, 6, 3, 'max').data], [3, 0.5, Infinity, -2, 0, 5]);
 });

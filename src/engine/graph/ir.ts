@@ -44,6 +44,7 @@ export type AttrValue = number | string | boolean | number[] | string[] | null |
  *  - pad       attrs.paddings [[before,after] per axis]; attrs.mode 'constant'|'reflect'|'symmetric'; attrs.value
  *  - slice     attrs.begin number[], attrs.size number[] (-1 = to the end); attrs.strides? number[]
  *  - resize    attrs.size [h,w]; attrs.method 'nearest'|'bilinear'; attrs.alignCorners, attrs.halfPixelCenters
+ *              attrs.ratio? [h,w]: input/output coordinate ratio when not the size ratio (resize by a scale factor)
  *  - const     weights.value: a constant tensor (any shape), no inputs
  */
 export type OpType =
@@ -97,6 +98,8 @@ export interface Graph {
   nodes: GraphNode[];
   /** Free-form notes from the importer (e.g. "dynamic spatial size; using 224"). */
   notes: string[];
+  /** Class names stored in the model file itself (TF.js userDefinedMetadata, ONNX metadata_props), if any. */
+  metadataLabels?: string[];
 }
 
 /** Frees every weight tensor of a graph. */

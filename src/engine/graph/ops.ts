@@ -68,16 +68,26 @@ function maxPool(x: tf.Tensor4D, node: GraphNode): tf.Tensor {
   return maxPoolInputGradFriendly(padSpatial(x, p, -3.4e38), k, s, 'valid');
 }
 
+/** TF's 'same' padding made explicit: the total padding per axis, the odd pixel at the bottom/right. */
+function samePadding(x: tf.Tensor4D, k: [number, number], s: [number, number]): [number, number, number, number] {
+  const total = (size: number, kk: number, ss: number) => Math.max((Math.ceil(size / ss) - 1) * ss + kk - size, 0);
+  const th = total(x.shape[1], k[0], s[0]);
+  const tw = total(x.shape[2], k[1], s[1]);
+  return [Math.floor(th / 2), th - Math.floor(th / 2), Math.floor(tw / 2), tw - Math.floor(tw / 2)];
+}
+
 function avgPool(x: tf.Tensor4D, node: GraphNode): tf.Tensor {
   const k = pair(node.attrs.kernel, [2, 2]);
   const s = pair(node.attrs.strides, k);
-  const p = windowPadding(x, node, k, s);
+  // tfjs's AvgPool gradient divides by the full window even where 'same' padding shortens it, which
+  // disagrees with its own forward pass at the edges: padding explicitly keeps both consistent.
+  const p = node.attrs.padding === 'same' ? samePadding(x, k, s) : windowPadding(x, node, k, s);
   if (p === null) return tf.avgPool(x, k, s, (node.attrs.padding as 'same' | 'valid') ?? 'valid');
   const summed = tf.mul(tf.avgPool(padSpatial(x, p, 0), k, s, 'valid'), k[0] * k[1]);
   const includePad = bool(node.attrs.countIncludePad, false);
   // The divisor counts real pixels (and, with count_include_pad, the explicit padding but never the ceil-mode tail).
   const ones = tf.ones([1, x.shape[1], x.shape[2], 1]) as tf.Tensor4D;
-  const explicit = (node.attrs.padding as number[] | undefined) ?? [0, 0, 0, 0];
+  const explicit = Array.isArray(node.attrs.padding) ? (node.attrs.padding as number[]) : [0, 0, 0, 0];
   const countSource = includePad
     ? padSpatial(padSpatial(ones, explicit as [number, number, number, number], 1), [0, p[1] - explicit[1], 0, p[3] - explicit[3]], 0)
     : padSpatial(ones, p, 0);
@@ -157,15 +167,67 @@ function pad(x: tf.Tensor, node: GraphNode): tf.Tensor {
   const paddings = node.attrs.paddings as unknown as Array<[number, number]>;
   const mode = (node.attrs.mode as string) ?? 'constant';
   if (mode === 'constant') return tf.pad(x, paddings, num(node.attrs.value, 0));
-  return tf.mirrorPad(x, paddings, mode === 'reflect' ? 'reflect' : 'symmetric');
+  // Slices, reverses and concats rather than tf.mirrorPad, whose gradient drops the mirrored contributions.
+  const skip = mode === 'reflect' ? 1 : 0;
+  return tf.tidy(() => paddings.reduce((y: tf.Tensor, [before, after], axis) => {
+    if (before === 0 && after === 0) return y;
+    const n = y.shape[axis];
+    const part = (start: number, count: number) => {
+      const begin = y.shape.map((_, i) => (i === axis ? start : 0));
+      const size = y.shape.map((d, i) => (i === axis ? count : d));
+      return tf.reverse(tf.slice(y, begin, size), axis);
+    };
+    const pieces = [...(before ? [part(skip, before)] : []), y, ...(after ? [part(n - skip - after, after)] : [])];
+    return tf.concat(pieces, axis);
+  }, x));
+}
+
+/**
+ * Interpolation weights [out, in] of one axis with the forward semantics of tf.image.resizeBilinear /
+ * resizeNearestNeighbor. `ratio` (in/out) overrides the size ratio, for resizes specified by a scale factor.
+ */
+function resizeWeights(inSize: number, outSize: number, nearest: boolean, align: boolean, half: boolean, ratio?: number): Float32Array {
+  const w = new Float32Array(outSize * inSize);
+  const scale = align && outSize > 1 ? (inSize - 1) / (outSize - 1) : ratio ?? inSize / outSize;
+  for (let o = 0; o < outSize; o++) {
+    if (nearest) {
+      const src = half ? (o + 0.5) * scale : o * scale;
+      const i = Math.max(0, Math.min(inSize - 1, align ? Math.round(src) : Math.floor(src)));
+      w[o * inSize + i] = 1;
+    } else {
+      const src = half ? (o + 0.5) * scale - 0.5 : o * scale;
+      const lo = Math.min(inSize - 1, Math.max(0, Math.floor(src)));
+      const hi = Math.min(inSize - 1, Math.max(0, Math.ceil(src)));
+      const frac = src - lo;
+      w[o * inSize + lo] += 1 - frac;
+      w[o * inSize + hi] += frac;
+    }
+  }
+  return w;
+}
+
+/** Resizes axis 0 of x [in, ...rest] with weights [out, in]: one matrix product (exact gradients). */
+function resizeLeadingAxis(x: tf.Tensor, weights: Float32Array, outSize: number): tf.Tensor {
+  const [inSize, ...rest] = x.shape;
+  const y = tf.matMul(tf.tensor2d(weights, [outSize, inSize]), tf.reshape(x, [inSize, -1]));
+  return tf.reshape(y, [outSize, ...rest]);
 }
 
 function resize(x: tf.Tensor4D, node: GraphNode): tf.Tensor {
-  const size = pair(node.attrs.size, [x.shape[1], x.shape[2]]);
+  // Separable matrix products instead of tf.image.resize*: their gradient kernels ignore halfPixelCenters.
+  const [, h, w] = x.shape;
+  const [oh, ow] = pair(node.attrs.size, [h, w]);
   const align = bool(node.attrs.alignCorners, false);
   const half = bool(node.attrs.halfPixelCenters, !align);
-  if (node.attrs.method === 'nearest') return tf.image.resizeNearestNeighbor(x, size, align, half);
-  return tf.image.resizeBilinear(x, size, align, half);
+  const nearest = node.attrs.method === 'nearest';
+  const ratio = Array.isArray(node.attrs.ratio) ? (node.attrs.ratio as number[]) : [];
+  return tf.tidy(() => {
+    let y: tf.Tensor = tf.transpose(x, [1, 0, 2, 3]); // [H, N, W, C]
+    if (oh !== h || ratio[0] !== undefined || align) y = resizeLeadingAxis(y, resizeWeights(h, oh, nearest, align, half, ratio[0]), oh);
+    y = tf.transpose(y, [2, 1, 0, 3]); // [W, N, oh, C]
+    if (ow !== w || ratio[1] !== undefined || align) y = resizeLeadingAxis(y, resizeWeights(w, ow, nearest, align, half, ratio[1]), ow);
+    return tf.transpose(y, [1, 2, 0, 3]);
+  });
 }
 
 const unary = (f: (x: tf.Tensor) => tf.Tensor): OpImpl => ([x]) => f(x);

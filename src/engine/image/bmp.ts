@@ -25,9 +25,6 @@ export class BmpError extends Error {
   }
 }
 
-/** Bytes needed to read a BMP header (file header + the largest info header, BITMAPV5HEADER). */
-export const BMP_HEADER_BYTES = 14 + 124;
-
 const COMPRESSION_NAMES: Record<number, string> = { 1: 'RLE8', 2: 'RLE4', 4: 'embedded JPEG', 5: 'embedded PNG' };
 
 /** True when the bytes start like a BMP file ("BM"). */

@@ -3,9 +3,9 @@
  * Every failure is a BadInputError naming the file.
  */
 import sharp from 'sharp';
-import { open, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { BadInputError, oneLine } from '../../shared/errors';
-import { BMP_HEADER_BYTES, BmpError, decodeBmp, looksLikeBmp, readBmpHeader } from './bmp';
+import { BmpError, decodeBmp, looksLikeBmp, readBmpHeader } from './bmp';
 
 /** An 8-bit RGB image, row-major, 3 bytes per pixel. */
 export interface RgbImage {
@@ -46,7 +46,7 @@ function sniffUnsupported(head: Uint8Array): string | null {
   if (head[0] === 0 && head[1] === 0 && head[2] === 1 && head[3] === 0) return 'ICO';
   if (ascii(4, 8) === 'ftyp') {
     const brand = ascii(8, 12);
-    if (['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'mif1', 'msf1'].includes(brand)) return 'HEIC';
+    if (['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis'].includes(brand)) return 'HEIC';
   }
   if ((head[0] === 0xff && head[1] === 0x0a) || ascii(4, 12) === 'JXL \r\n\x87\n') return 'JPEG XL';
   if (ascii(4, 12) === 'jP  \r\n\x87\n' || (head[0] === 0xff && head[1] === 0x4f && head[2] === 0xff && head[3] === 0x51)) return 'JPEG 2000';
@@ -57,17 +57,6 @@ function sniffUnsupported(head: Uint8Array): string | null {
 
 function tooLarge(path: string, width: number, height: number, maxPixels: number): BadInputError {
   return new BadInputError(path, `image too large: ${width}×${height} exceeds ${maxPixels} pixels`);
-}
-
-async function readHead(path: string, bytes: number): Promise<Uint8Array> {
-  const handle = await open(path, 'r');
-  try {
-    const buffer = new Uint8Array(bytes);
-    const { bytesRead } = await handle.read(buffer, 0, bytes, 0);
-    return buffer.subarray(0, bytesRead);
-  } finally {
-    await handle.close();
-  }
 }
 
 async function checkIsFile(path: string): Promise<number> {
@@ -86,11 +75,11 @@ async function checkIsFile(path: string): Promise<number> {
   }
 }
 
-async function decodeBmpFile(path: string, head: Uint8Array, maxPixels: number): Promise<RgbImage> {
+function decodeBmpFile(path: string, bytes: Uint8Array, maxPixels: number): RgbImage {
   try {
-    const header = readBmpHeader(head);
+    const header = readBmpHeader(bytes);
     if (header.width * header.height > maxPixels) throw tooLarge(path, header.width, header.height, maxPixels);
-    return decodeBmp(await readFile(path), ALPHA_BACKGROUND);
+    return decodeBmp(bytes, ALPHA_BACKGROUND);
   } catch (err) {
     if (err instanceof BmpError) throw new BadInputError(path, err.message);
     throw err;
@@ -129,19 +118,24 @@ export async function decodeImage(path: string, options: DecodeOptions = {}): Pr
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   const size = await checkIsFile(path);
   if (size === 0) throw new BadInputError(path, 'not an image (empty file)');
-  let head: Uint8Array;
+  // Even uncompressed 16-bit RGBA within the pixel limit fits this; more is not an image we would decode.
+  const maxBytes = maxPixels * 8 + 64 * 1024 * 1024;
+  if (size > maxBytes) throw new BadInputError(path, `file too large: ${Math.round(size / 1048576)} MB`);
+  let bytes: Uint8Array;
   try {
-    head = await readHead(path, BMP_HEADER_BYTES);
+    // Reading the bytes ourselves rather than handing sharp the path: libvips caches decoded files by name,
+    // and would serve stale pixels after the user overwrites the image (and keep the file open on Windows).
+    bytes = await readFile(path);
   } catch (err) {
     throw new BadInputError(path, `cannot read file (${oneLine(err)})`);
   }
-  if (looksLikeBmp(head)) return decodeBmpFile(path, head, maxPixels);
-  const unsupported = sniffUnsupported(head);
+  if (looksLikeBmp(bytes)) return decodeBmpFile(path, bytes, maxPixels);
+  const unsupported = sniffUnsupported(bytes.subarray(0, 64));
   if (unsupported) throw new BadInputError(path, `unsupported format ${unsupported}`);
 
   // Metadata reads only the header; it runs without a limit so that the check below can give the sizes.
   // limitInputPixels on the decode is a second line of defence.
-  const input = (limit: number | false) => sharp(path, { failOn: 'truncated', limitInputPixels: limit, pages: 1, page: 0 });
+  const input = (limit: number | false) => sharp(bytes, { failOn: 'truncated', limitInputPixels: limit, pages: 1, page: 0 });
   let metadata: sharp.Metadata;
   try {
     metadata = await input(false).metadata();
@@ -167,8 +161,8 @@ export async function decodeImage(path: string, options: DecodeOptions = {}): Pr
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    return { width: info.width, height: info.height, data: toRgb(bytes, info.width, info.height, info.channels) };
+    const pixels = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    return { width: info.width, height: info.height, data: toRgb(pixels, info.width, info.height, info.channels) };
   } catch (err) {
     throw new BadInputError(path, sharpProblem(err));
   }

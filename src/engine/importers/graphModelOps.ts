@@ -199,6 +199,19 @@ export function convertTfNode(ctx: GraphModelContext, node: TfNode): void {
     }
     case 'ExpandDims':
       return simple('expandDims', { axis: ctx.constInts(ref(1), node, 'axis')[0] });
+    case 'Slice':
+      return simple('slice', { begin: ctx.constInts(ref(1), node, 'begin'), size: ctx.constInts(ref(2), node, 'size') });
+    case 'ResizeBilinear':
+    case 'ResizeNearestNeighbor':
+      return simple('resize', {
+        size: ctx.constInts(ref(1), node, 'size'), method: node.op === 'ResizeBilinear' ? 'bilinear' : 'nearest',
+        alignCorners: attrBool(node, 'align_corners', false), halfPixelCenters: attrBool(node, 'half_pixel_centers', false),
+      });
+    case 'Cast': {
+      const to = node.attr.DstT as { type?: string } | undefined;
+      if (to?.type !== 'DT_FLOAT') ctx.fail(`Cast node "${node.name}": casts to ${to?.type ?? 'an unknown type'} are not supported`);
+      return set(input(0));
+    }
     case 'Transpose':
       return simple('transpose', { perm: ctx.constInts(ref(1), node, 'perm') });
     case 'FusedBatchNorm':

@@ -48,12 +48,10 @@ export async function importModelJson(path: string, json: unknown): Promise<Grap
   throw new BadInputError(path, 'not a TF.js model.json (no modelTopology with layers or graph nodes)');
 }
 
-/** The ONNX importer, loaded lazily; a variable specifier keeps the build independent of it. */
+/** The ONNX importer, loaded lazily so that TF.js-only runs never load protobufjs. */
 async function importOnnx(path: string): Promise<Graph> {
-  const specifier = './onnx';
-  const mod = (await import(specifier)) as { importOnnxModel?: (p: string) => Promise<Graph> };
-  if (typeof mod.importOnnxModel !== 'function') throw new Error('internal: the ONNX importer is missing');
-  return mod.importOnnxModel(path);
+  const { importOnnxModel } = await import('./onnx');
+  return importOnnxModel(path);
 }
 
 /** Loads a model file into the internal graph, by extension: `.onnx`, or a TF.js `model.json`. */

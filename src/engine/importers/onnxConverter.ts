@@ -107,7 +107,9 @@ export class Attrs {
   /** A FLOAT attribute. */
   float(name: string, fallback: number): number {
     const a = this.byName.get(name);
-    return a ? a.f : fallback;
+    if (!a) return fallback;
+    // Some writers store integral values of float attributes as INT.
+    return a.type === 2 ? int64(a.i) : a.f;
   }
 
   /** An INTS attribute. */

@@ -1,7 +1,8 @@
 /** ONNX → IR converters of the layer ops: convolutions, pooling, normalisation, dense, resize, pad. */
 import { BATCH, broadcastTo, transposeConst } from './onnxConst';
 import {
-  type Activation, type Attrs, type Dim, floatWeight, identityPerm, NHWC_PERM, OnnxConverter, type WeightData,
+  type Activation, type Attrs, type Constant, type Dim, floatWeight, identityPerm, isIdentity, NHWC_PERM, OnnxConverter,
+  type WeightData,
 } from './onnxConverter';
 import { type ConstTensor, numel } from './onnxTensors';
 
@@ -197,17 +198,29 @@ function scaled(t: ConstTensor, k: number): ConstTensor {
   return k === 1 ? t : { ...t, data: Float32Array.from(t.data, (v) => v * k) };
 }
 
+/** The activation seen through a transpose of its last two axes (no data moves). */
+function swapLastTwo(a: Activation): Activation {
+  const r = a.shape.length;
+  const swap = (q: number) => (q === r - 1 ? r - 2 : q === r - 2 ? r - 1 : q);
+  const shape = a.shape.map((_, i) => a.shape[swap(i)]);
+  return OnnxConverter.act(a.ref, shape, a.perm.map(swap));
+}
+
+/** An IR tensor holding `a` (rank ≥ 2) in source layout, or its transpose when that is what is stored. */
+function matrixOperand(cx: OnnxConverter, a: Activation): { ref: string; transposed: boolean } {
+  const r = a.shape.length;
+  const swapped = swapLastTwo(a);
+  if (r >= 2 && !isIdentity(a.perm) && isIdentity(swapped.perm)) return { ref: a.ref, transposed: true };
+  return { ref: cx.withPerm(a, identityPerm(r)), transposed: false };
+}
+
 const gemm: OpConverter = (cx: OnnxConverter, at: Attrs) => {
   let a = cx.act(0);
   if (a.shape.length !== 2) cx.fail(`expected a 2-D input, got rank ${a.shape.length}`);
   const b = cx.constant(1, 'B');
   if (!b || b.dims.length !== 2) cx.fail('B must be a constant matrix');
   const c = cx.constant(2, 'C');
-  let aRef = cx.sourceOrder(a);
-  if (at.int('transA', 0) === 1) {
-    aRef = cx.emit('transpose', [aRef], { perm: [1, 0] }, {}, 'transA');
-    a = OnnxConverter.act(aRef, [a.shape[1], a.shape[0]], [0, 1]);
-  }
+  if (at.int('transA', 0) === 1) a = swapLastTwo(a);
   const kernel = scaled(at.int('transB', 0) === 1 ? transposeConst(b, [1, 0]) : b, at.float('alpha', 1));
   const [inF, outF] = kernel.dims;
   if (typeof a.shape[1] === 'number' && a.shape[1] !== inF) cx.fail(`B has ${inF} rows, the input ${a.shape[1]} columns`);
@@ -216,7 +229,7 @@ const gemm: OpConverter = (cx: OnnxConverter, at: Attrs) => {
     if (numel(c.dims) !== outF && numel(c.dims) !== 1) cx.fail('only a C broadcastable to [M] is supported');
     weights.bias = floatWeight(scaled(broadcastTo({ ...c, dims: [numel(c.dims)] }, [outF]), at.float('beta', 1)));
   }
-  const ref = cx.emit('dense', [aRef], {}, weights);
+  const ref = cx.emit('dense', [cx.withPerm(a, [0, 1])], {}, weights);
   cx.output(OnnxConverter.act(ref, [a.shape[0], outF], [0, 1]));
 };
 
@@ -224,21 +237,19 @@ const matMul: OpConverter = (cx: OnnxConverter) => {
   const a = cx.input(0);
   const b = cx.input(1);
   if (!a || !b) cx.fail('two inputs are required');
-  if (a.kind === 'const' && b.kind === 'const') {
-    cx.fail('constant matrix products are not supported');
-  }
   if (a.kind === 'act' && b.kind === 'const' && b.t.dims.length === 2) {
-    const ref = cx.emit('dense', [cx.sourceOrder(a)], {}, { kernel: floatWeight(b.t) });
+    const ref = cx.emit('dense', [cx.withPerm(a, identityPerm(a.shape.length))], {}, { kernel: floatWeight(b.t) });
     const shape = [...a.shape.slice(0, -1), b.t.dims[1]];
     cx.output(OnnxConverter.act(ref, shape, identityPerm(shape.length)));
     return;
   }
-  const ref = (v: typeof a, suffix: string): string =>
-    v.kind === 'act' ? cx.sourceOrder(v) : cx.constPermuted(v.t, identityPerm(v.t.dims.length), suffix);
+  const operand = (v: Activation | Constant, suffix: string) =>
+    v.kind === 'act' ? matrixOperand(cx, v) : { ref: cx.constPermuted(v.t, identityPerm(v.t.dims.length), suffix), transposed: false };
   const sa: Dim[] = a.kind === 'act' ? a.shape : a.t.dims;
   const sb: Dim[] = b.kind === 'act' ? b.shape : b.t.dims;
   if (sa.length < 2 || sb.length < 2) cx.fail('1-D matrix products are not supported');
-  const out = cx.emit('matmul', [ref(a, 'a'), ref(b, 'b')], { transposeA: false, transposeB: false });
+  const [oa, ob] = [operand(a, 'a'), operand(b, 'b')];
+  const out = cx.emit('matmul', [oa.ref, ob.ref], { transposeA: oa.transposed, transposeB: ob.transposed });
   const lead = sa.length >= sb.length ? sa.slice(0, -2) : sb.slice(0, -2);
   const shape = [...lead, sa[sa.length - 2], sb[sb.length - 1]];
   cx.output(OnnxConverter.act(out, shape, identityPerm(shape.length)));
@@ -256,6 +267,7 @@ const resize: OpConverter = (cx: OnnxConverter, at: Attrs) => {
   const sizes = sizesConst ? Array.from(sizesConst.data) : undefined;
   if (scales && scales.length === 0) scales = undefined;
   let size: [number, number];
+  let ratio: [number, number] | undefined;
   if (sizes && sizes.length === 4) {
     const sameBatch = sizes[0] === BATCH || sizes[0] === x.shape[0] || x.shape[0] === 'N';
     if (!sameBatch || sizes[1] !== x.shape[1] || sizes[2] < 1 || sizes[3] < 1) cx.fail('only spatial resizing is supported');
@@ -263,6 +275,8 @@ const resize: OpConverter = (cx: OnnxConverter, at: Attrs) => {
   } else if (scales && scales.length === 4) {
     if (scales[0] !== 1 || scales[1] !== 1) cx.fail('only spatial resizing is supported');
     size = [Math.floor(h * scales[2]), Math.floor(w * scales[3])];
+    // Coordinates follow the scale factor itself, which differs from the size ratio when in*scale is fractional.
+    if (size[0] !== h * scales[2] || size[1] !== w * scales[3]) ratio = [1 / scales[2], 1 / scales[3]];
   } else {
     cx.fail('needs 4 scales or 4 sizes');
   }
@@ -287,7 +301,7 @@ const resize: OpConverter = (cx: OnnxConverter, at: Attrs) => {
   } else {
     cx.fail(`resize mode "${mode}" is not supported`);
   }
-  const ref = cx.emit('resize', [cx.nhwc(x)], { ...attrs, size });
+  const ref = cx.emit('resize', [cx.nhwc(x)], { ...attrs, size, ...(ratio ? { ratio } : {}) });
   cx.output(OnnxConverter.act(ref, [x.shape[0], x.shape[1], size[0], size[1]], NHWC_PERM));
 };
 

@@ -28,10 +28,9 @@ function isVector(w: WeightData | undefined, n: number): boolean {
   return !w || (w.data.length === n && w.shape.filter((d) => d !== 1).length <= 1 && w.shape[w.shape.length - 1] === n);
 }
 
-/** Folds `affine` into `layer` in place when shapes allow; returns whether it did. */
-function foldAffine(layer: PendingNode, affine: PendingNode): boolean {
+/** Folds a per-channel scale and shift applied after `layer` into it, when shapes allow; returns whether it did. */
+function foldAffine(layer: PendingNode, scale: WeightData | undefined, shift: WeightData | undefined, sourceOp: string): boolean {
   const { channels, index } = channelOf(layer);
-  const { scale, shift } = affine.weights;
   if (!isVector(scale, channels) || !isVector(shift, channels)) return false;
   const kernel = layer.weights.kernel.data.slice();
   if (scale) for (let i = 0; i < kernel.length; i++) kernel[i] *= scale.data[index(i)];
@@ -41,7 +40,7 @@ function foldAffine(layer: PendingNode, affine: PendingNode): boolean {
     bias[c] = b * (scale?.data[c] ?? 1) + (shift?.data[c] ?? 0);
   }
   layer.weights = { ...layer.weights, kernel: { data: kernel, shape: layer.weights.kernel.shape }, bias: { data: bias, shape: [channels] } };
-  layer.sourceOp = `${layer.sourceOp}+${affine.sourceOp}`;
+  layer.sourceOp = `${layer.sourceOp}+${sourceOp}`;
   return true;
 }
 
@@ -58,6 +57,15 @@ function foldPad(pad: PendingNode, conv: PendingNode): boolean {
   return true;
 }
 
+/** For `add(layer, const)` (either order): the layer's name and the constant. */
+function biasOperand(add: PendingNode, byName: Map<string, PendingNode>): { layer: string; shift: WeightData } | undefined {
+  const [a, b] = add.inputs.map((i) => byName.get(i));
+  if (!a || !b) return undefined;
+  if (b.op === 'const' && a.op !== 'const') return { layer: a.name, shift: b.weights.value };
+  if (a.op === 'const' && b.op !== 'const') return { layer: b.name, shift: a.weights.value };
+  return undefined;
+}
+
 /** Applies the folds and drops nodes the output does not depend on. */
 export function optimizeGraph(nodes: PendingNode[], output: string): { nodes: PendingNode[]; output: string } {
   const byName = new Map(nodes.map((n) => [n.name, n]));
@@ -67,9 +75,12 @@ export function optimizeGraph(nodes: PendingNode[], output: string): { nodes: Pe
   const resolve = (name: string): string => renamed.get(name) ?? name;
   for (const node of nodes) {
     node.inputs = node.inputs.map(resolve);
-    const src = byName.get(node.inputs[0] ?? '');
+    const biasAdd = node.op === 'add' ? biasOperand(node, byName) : undefined;
+    const src = byName.get(biasAdd ? biasAdd.layer : node.inputs[0] ?? '');
     if (!src || removed.has(src.name) || counts.get(src.name) !== 1 || src.name === output) continue;
-    if (node.op === 'affine' && FOLDS_AFFINE.has(src.op) && src.weights.kernel && foldAffine(src, node)) {
+    const foldable = FOLDS_AFFINE.has(src.op) && src.weights.kernel !== undefined;
+    if ((node.op === 'affine' && foldable && foldAffine(src, node.weights.scale, node.weights.shift, node.sourceOp))
+      || (biasAdd && foldable && foldAffine(src, undefined, biasAdd.shift, node.sourceOp))) {
       renamed.set(node.name, src.name);
       removed.add(node.name);
       counts.set(src.name, counts.get(node.name) ?? 0);

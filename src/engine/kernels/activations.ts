@@ -5,6 +5,7 @@
  * including the tie conventions at the kinks (noted per function).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { fastGradientsEnabled } from './js_kernel';
 
 /** Wraps f so that its gradient is dy * mask(x); mask is recomputed from the saved input, not stored. */
 function withMaskGrad(x: tf.Tensor, forward: (x: tf.Tensor) => tf.Tensor, mask: (x: tf.Tensor) => tf.Tensor): tf.Tensor {
@@ -18,31 +19,33 @@ function withMaskGrad(x: tf.Tensor, forward: (x: tf.Tensor) => tf.Tensor, mask: 
 
 /** LeakyReLU; slope 1 where x > 0 and alpha elsewhere (as tfjs: alpha at x = 0). */
 export function leakyReluInputGradFriendly(x: tf.Tensor, alpha: number): tf.Tensor {
+  if (!fastGradientsEnabled()) return tf.leakyRelu(x, alpha);
   // x * step(x, alpha) is x where x > 0 and alpha*x elsewhere: tfjs's LeakyRelu value, at XNNPACK speed.
   return withMaskGrad(x, (v) => tf.tidy(() => tf.mul(v, tf.step(v, alpha))), (v) => tf.step(v, alpha));
 }
 
 /** ReLU6; slope 1 where 0 < x <= 6 (tfjs's Relu6 gradient convention). */
 export function relu6InputGradFriendly(x: tf.Tensor): tf.Tensor {
+  if (!fastGradientsEnabled()) return tf.relu6(x);
   // step(x) - step(x - 6) = [x > 0] - [x > 6]; x - 6 keeps the sign of the exact difference.
   return withMaskGrad(x, (v) => tf.relu6(v), (v) => tf.sub(tf.step(v), tf.step(tf.sub(v, 6))));
 }
 
 /** clipByValue; slope 1 where min <= x <= max (tfjs's ClipByValue gradient convention). */
 export function clipInputGradFriendly(x: tf.Tensor, min: number, max: number): tf.Tensor {
+  if (!fastGradientsEnabled()) return tf.clipByValue(x, min, max);
   // 1 - [x < min] - [x > max]; a float difference is zero only on equality and keeps the exact sign.
   return withMaskGrad(x, (v) => tf.clipByValue(v, min, max),
     (v) => tf.sub(tf.sub(1, tf.step(tf.sub(min, v))), tf.step(tf.sub(v, max))));
 }
 
-/**
- * Inference batch norm over the last axis, folded into x * scale + shift (two broadcast XNNPACK ops
- * instead of wasm's FusedBatchNorm, whose stock gradient tiles rsqrt(var) to the full input size).
- * Equal to tf.batchNorm up to float rounding; the input gradient is dy * scale.
- */
+/** Inference batch norm over the last axis (tf.batchNorm up to float rounding); input gradient dy * scale. */
 export function batchNormInputGradFriendly(
   x: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, offset: tf.Tensor | undefined, scale: tf.Tensor | undefined, epsilon: number,
 ): tf.Tensor {
+  // Folded into x * scale + shift: two broadcast XNNPACK ops instead of wasm's FusedBatchNorm, whose stock
+  // gradient tiles rsqrt(var) to the full input size (30 ms at 112×112×32).
+  if (!fastGradientsEnabled()) return tf.batchNorm(x, mean, variance, offset, scale, epsilon);
   const { mul, add } = tf.tidy(() => {
     const inv = tf.rsqrt(tf.add(variance, epsilon));
     const m = scale ? tf.mul(inv, scale) : inv;
@@ -59,6 +62,10 @@ export function batchNormInputGradFriendly(
 
 /** x * scale + shift with per-channel (broadcast) scale and shift; the input gradient is dy * scale. */
 export function affineInputGradFriendly(x: tf.Tensor, scale: tf.Tensor | undefined, shift: tf.Tensor | undefined): tf.Tensor {
+  if (!fastGradientsEnabled()) {
+    const scaled = scale ? tf.mul(x, scale) : x;
+    return shift ? tf.add(scaled, shift) : scaled === x ? tf.clone(x) : scaled;
+  }
   const f = tf.customGrad((xIn, save) => {
     const xs = xIn as tf.Tensor;
     // Saved (not closed over): the caller may dispose scale right after the forward pass.

@@ -8,6 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type ConvPad, convGeometry, planAxis } from './conv_plan';
 import { MAX_PHASES, gatherTaps, interleave } from './layout';
 import { subKernel } from './kernel_cache';
+import { fastGradientsEnabled } from './js_kernel';
+import { gemmBackpropInput, gemmBackpropSuits } from './col2im';
 
 /** Explicit or keyword padding as tfjs conv ops take it. */
 export type ConvPadding = ConvPad;
@@ -18,15 +20,13 @@ function padArg(t: number, b: number, l: number, r: number): ConvPad {
   return t === 0 && b === 0 && l === 0 && r === 0 ? 'valid' : [[0, 0], [t, b], [l, r], [0, 0]];
 }
 
-/**
- * dx of a conv (or depthwise conv) with respect to its input of shape xShape, from dy. Exact for
- * 'same', 'valid', explicit asymmetric padding, strides and dilations (not both > 1, as in tfjs).
- */
+/** dx of a conv or depthwise conv (input shape xShape) from dy: any padding, strides or dilations (not both). */
 export function convBackpropInput(
   dy: tf.Tensor4D, kernel: tf.Tensor4D, xShape: number[], strides: Pair, pad: ConvPad, dilations: Pair, depthwise: boolean,
 ): tf.Tensor4D {
   const [n, h, w, ci] = xShape;
   const [kh, kw] = kernel.shape;
+  if (!depthwise && gemmBackpropSuits(ci)) return gemmBackpropInput(dy, kernel, xShape, strides, pad, dilations);
   if (strides[0] * strides[1] > MAX_PHASES) return plainBackprop(dy, kernel, xShape, strides, pad, dilations, depthwise);
   const geo = convGeometry(h, w, kh, kw, strides, dilations, pad);
   const planH = planAxis(h, dy.shape[1], kh, strides[0], dilations[0], geo.pad[0]);
@@ -46,7 +46,7 @@ export function convBackpropInput(
           src = tf.slice(dy, [0, t, l, 0], [-1, dy.shape[1] - t - bo, dy.shape[2] - l - r, -1]);
         }
         const [t, bo, l, r] = pads.map((p) => Math.max(0, p));
-        const sub = subKernel(kernel, a.taps, b.taps, !depthwise, () => gatherTaps(kernel, a.taps, b.taps, !depthwise));
+        const sub = subKernel(kernel, `taps ${a.taps}|${b.taps}|${depthwise}`, () => gatherTaps(kernel, a.taps, b.taps, !depthwise));
         const dil: Pair = [a.dilation, b.dilation];
         const z = depthwise
           ? depthwiseConv2dInputGradFriendly(src, tf.reshape(sub, [sub.shape[0], sub.shape[1], sub.shape[2] * sub.shape[3], 1]) as tf.Tensor4D,
@@ -80,11 +80,15 @@ function plainBackprop(
 export function conv2dInputGradFriendly(
   x: tf.Tensor4D, kernel: tf.Tensor4D, strides: [number, number], pad: ConvPadding, dilations: [number, number],
 ): tf.Tensor4D {
-  const f = tf.customGrad((xIn) => {
+  if (!fastGradientsEnabled()) return tf.conv2d(x, kernel, strides, pad, 'NHWC', dilations);
+  const f = tf.customGrad((xIn, save) => {
     const xs = xIn as tf.Tensor4D;
+    // Saved, not closed over: a kernel made inside the differentiated function (a split, a reshape) is
+    // disposed when the forward pass ends.
+    (save as tf.GradSaveFunc)([kernel]);
     return {
       value: tf.conv2d(xs, kernel, strides, pad, 'NHWC', dilations),
-      gradFunc: (dy) => convBackpropInput(dy as tf.Tensor4D, kernel, xs.shape, strides, pad, dilations, false),
+      gradFunc: (dy, [k]) => convBackpropInput(dy as tf.Tensor4D, k as tf.Tensor4D, xs.shape, strides, pad, dilations, false),
     };
   });
   return f(x) as tf.Tensor4D;
@@ -94,28 +98,34 @@ export function conv2dInputGradFriendly(
 export function depthwiseConv2dInputGradFriendly(
   x: tf.Tensor4D, kernel: tf.Tensor4D, strides: [number, number], pad: ConvPadding, dilations: [number, number],
 ): tf.Tensor4D {
-  const f = tf.customGrad((xIn) => {
+  if (!fastGradientsEnabled()) return tf.depthwiseConv2d(x, kernel, strides, pad, 'NHWC', dilations);
+  const f = tf.customGrad((xIn, save) => {
     const xs = xIn as tf.Tensor4D;
+    // Saved, not closed over: a kernel made inside the differentiated function (a split, a reshape) is
+    // disposed when the forward pass ends.
+    (save as tf.GradSaveFunc)([kernel]);
     return {
       value: tf.depthwiseConv2d(xs, kernel, strides, pad, 'NHWC', dilations),
-      gradFunc: (dy) => convBackpropInput(dy as tf.Tensor4D, kernel, xs.shape, strides, pad, dilations, true),
+      gradFunc: (dy, [k]) => convBackpropInput(dy as tf.Tensor4D, k as tf.Tensor4D, xs.shape, strides, pad, dilations, true),
     };
   });
   return f(x) as tf.Tensor4D;
 }
 
-/**
- * A transposed conv (tfjs conv2dTranspose with 'valid' padding, kernel [kh,kw,outC,inC]) computed as the
- * input gradient of a forward conv, so both its forward and its input gradient run on forward conv kernels.
- */
+/** tf.conv2dTranspose(x, kernel [kh,kw,outC,inC], outShape, strides, 'valid') on forward conv kernels both ways. */
 export function conv2dTransposeInputGradFriendly(
   x: tf.Tensor4D, kernel: tf.Tensor4D, outShape: [number, number, number, number], strides: [number, number],
 ): tf.Tensor4D {
-  const f = tf.customGrad((xIn) => {
+  // A transposed conv IS the input gradient of a forward conv, and its own input gradient is that conv.
+  if (!fastGradientsEnabled()) return tf.conv2dTranspose(x, kernel, outShape, strides, 'valid');
+  const f = tf.customGrad((xIn, save) => {
     const xs = xIn as tf.Tensor4D;
+    // Saved, not closed over: a kernel made inside the differentiated function (a split, a reshape) is
+    // disposed when the forward pass ends.
+    (save as tf.GradSaveFunc)([kernel]);
     return {
       value: convBackpropInput(xs, kernel, outShape, strides, 'valid', [1, 1], false),
-      gradFunc: (dy) => conv2dInputGradFriendly(dy as tf.Tensor4D, kernel, strides, 'valid', [1, 1]),
+      gradFunc: (dy, [k]) => conv2dInputGradFriendly(dy as tf.Tensor4D, k as tf.Tensor4D, strides, 'valid', [1, 1]),
     };
   });
   return f(x) as tf.Tensor4D;

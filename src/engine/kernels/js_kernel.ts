@@ -27,6 +27,17 @@ interface CpuBackendLike {
 }
 
 let enabled = true;
+let fast = true;
+
+/** Switches the fast custom gradients off (stock tfjs ops and gradients): references for tests, "before" in benchmarks. */
+export function setFastGradientsEnabled(on: boolean): void {
+  fast = on;
+}
+
+/** Whether the kernels' primitives use their fast custom gradients. */
+export function fastGradientsEnabled(): boolean {
+  return fast;
+}
 
 /** Tests switch the JS kernels off to exercise the pure tf-op fallbacks that other backends use. */
 export function setJsKernelsEnabled(on: boolean): void {
@@ -102,4 +113,13 @@ export function runJsBody(spec: JsKernelSpec, inputs: tf.TensorInfo[], backend: 
   const named: tf.NamedTensorInfoMap = {};
   spec.inputNames.forEach((n, i) => (named[n] = inputs[i]));
   return run(spec, { inputs: named, backend, attrs });
+}
+
+/** Copies n floats; short runs by loop (a subarray view per call costs more than the copy itself). */
+export function copyRun(dst: Float32Array, dOff: number, src: Float32Array, sOff: number, n: number): void {
+  if (n >= 64) {
+    dst.set(src.subarray(sOff, sOff + n), dOff);
+    return;
+  }
+  for (let k = 0; k < n; k++) dst[dOff + k] = src[sOff + k];
 }

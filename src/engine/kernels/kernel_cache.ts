@@ -1,17 +1,26 @@
 /**
  * Caches the flipped, in/out-swapped sub-kernels that conv input gradients use, per weight tensor:
  * re-gathering a 3×3×256×512 kernel costs ~9 ms on wasm, every backward pass. Entries are keyed by
- * the weight's data (so reshaped views share them) and dropped once that weight is disposed.
+ * the weight's data (so reshaped views and the clones a tape saves share them) and dropped once no
+ * tensor holds that data any more.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
 interface Entry {
-  /** A tensor holding the weight's data; when it is disposed the entry is stale. */
-  source: tf.Tensor;
   subs: Map<string, tf.Tensor4D>;
 }
 
 const cache = new Map<object, Entry>();
+
+interface EngineState {
+  state?: { tensorInfo?: { has(dataId: object): boolean } };
+}
+
+/** Whether any tensor still holds this data (the engine forgets a dataId when its last tensor goes). */
+function dataAlive(dataId: object): boolean {
+  const info = (tf.engine() as unknown as EngineState).state?.tensorInfo;
+  return info ? info.has(dataId) : true;
+}
 let enabled = true;
 
 /** Turns caching on or off (off frees everything cached). */
@@ -35,30 +44,23 @@ export function kernelCacheSize(): number {
 
 function sweep(): void {
   for (const [key, e] of cache) {
-    if (!e.source.isDisposed) continue;
+    if (dataAlive(key)) continue;
     for (const t of e.subs.values()) t.dispose();
     cache.delete(key);
   }
 }
 
-/**
- * Returns the sub-kernel of `kernel` for these taps (made by `make` on a miss). A cached tensor is
- * owned by the cache: callers must not dispose it, and it survives enclosing tidy scopes.
- */
-export function subKernel(
-  kernel: tf.Tensor4D, hTaps: number[], wTaps: number[], swap: boolean, make: () => tf.Tensor4D,
-): tf.Tensor4D {
+/** The cached `variant` of `kernel` (made by `make` on a miss); owned by the cache: never dispose it. */
+export function subKernel(kernel: tf.Tensor4D, variant: string, make: () => tf.Tensor4D): tf.Tensor4D {
   // Variables change value under the same data; never cache them.
   if (!enabled || kernel instanceof tf.Variable) return make();
-  const key = `${kernel.shape.join('x')}|${hTaps.join(',')}|${wTaps.join(',')}|${swap ? 1 : 0}`;
+  const key = `${kernel.shape.join('x')}|${variant}`;
   let entry = cache.get(kernel.dataId);
-  // The data outlives any one tensor object (reshaped views share it): track a live holder.
-  if (entry) entry.source = kernel;
   const hit = entry?.subs.get(key);
   if (hit && !hit.isDisposed) return hit;
   sweep();
   if (!entry) {
-    entry = { source: kernel, subs: new Map() };
+    entry = { subs: new Map() };
     cache.set(kernel.dataId, entry);
   }
   const made = tf.keep(make());

@@ -5,7 +5,7 @@
  * they fall back to tf ops. Interleave and deinterleave are each other's gradient, so nested tf.grad works.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { defineJsKernel, jsKernelsAvailable, runJsKernel } from './js_kernel';
+import { copyRun, defineJsKernel, jsKernelsAvailable, runJsKernel } from './js_kernel';
 
 const TAPS = 'SaliencyLensGatherTaps';
 const INTERLEAVE = 'SaliencyLensInterleave';
@@ -32,7 +32,7 @@ defineJsKernel({
       for (const tw of wTaps) {
         const base = (th * kw + tw) * a * b;
         if (!swap) {
-          out.set(w.subarray(base, base + a * b), o);
+          copyRun(out, o, w, base, a * b);
           o += a * b;
           continue;
         }
@@ -42,10 +42,7 @@ defineJsKernel({
   },
 });
 
-/**
- * The sub-kernel of taps (hTaps × wTaps) of w [KH,KW,A,B], in that order; with `swap` its last two
- * axes are exchanged ([.., B, A]), which turns a conv kernel into the kernel of its input gradient.
- */
+/** The taps hTaps × wTaps of w [KH,KW,A,B] in that order, as [..,A,B] or with `swap` [..,B,A] (the gradient's kernel). */
 export function gatherTaps(w: tf.Tensor4D, hTaps: number[], wTaps: number[], swap: boolean): tf.Tensor4D {
   if (jsKernelsAvailable()) return runJsKernel(TAPS, [w], { hTaps, wTaps, swap }) as tf.Tensor4D;
   return tf.tidy(() => {
@@ -85,7 +82,7 @@ defineJsKernel({
             const src = ((b * q + i) * p + j) * cm;
             const dst = ((b * outH + i * sh + rh) * outW + j * sw + rw) * c;
             if (group === 1) {
-              out.set(z.subarray(src, src + c), dst);
+              copyRun(out, dst, z, src, c);
               continue;
             }
             for (let ch = 0; ch < c; ch++) {
@@ -115,7 +112,7 @@ defineJsKernel({
           const dst = ((b * q + i) * p + j) * cm;
           const src = ((b * outH + i * sh + rh) * outW + j * sw + rw) * c;
           if (group === 1) {
-            out.set(g.subarray(src, src + c), dst);
+            copyRun(out, dst, g, src, c);
             continue;
           }
           for (let ch = 0; ch < c; ch++) for (let m = 0; m < group; m++) out[dst + ch * group + m] = g[src + ch];
@@ -147,10 +144,7 @@ function attrMap(a: InterleaveAttrs): tf.NamedAttrMap {
   return { sh: a.sh, sw: a.sw, outH: a.outH, outW: a.outW, q: a.q, p: a.p, group: a.group };
 }
 
-/**
- * Assembles the full [N, outH, outW, C] tensor whose pixels (i*sh + rh, j*sw + rw) come from
- * phases[k] (phase index present[k] = rh*sw + rw, shape [N, q, p, C*group]); absent phases are zero.
- */
+/** [N,outH,outW,C] with pixel (i*sh+rh, j*sw+rw) from phases[k] where present[k] = rh*sw+rw; absent phases are 0. */
 export function interleave(phases: tf.Tensor4D[], present: number[], a: InterleaveAttrs): tf.Tensor4D {
   if (a.sh === 1 && a.sw === 1 && a.group === 1 && a.q === a.outH && a.p === a.outW) return phases[0];
   if (jsKernelsAvailable()) return runJsKernel(INTERLEAVE, phases, { ...attrMap(a), present }) as tf.Tensor4D;

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { convGeometry } from './conv_plan';
-import { defineJsKernel, jsKernelsAvailable, runJsKernel } from './js_kernel';
+import { defineJsKernel, fastGradientsEnabled, jsKernelsAvailable, runJsKernel } from './js_kernel';
 
 const SCATTER = 'SaliencyLensMaxPoolScatter';
 const GATHER = 'SaliencyLensMaxPoolGather';
@@ -103,7 +103,7 @@ function attrsFor(x: tf.Tensor4D, k: [number, number], s: [number, number], pad:
 export function maxPoolInputGradFriendly(
   x: tf.Tensor4D, filterSize: [number, number], strides: [number, number], pad: 'same' | 'valid',
 ): tf.Tensor4D {
-  if (!jsKernelsAvailable()) return tf.maxPool(x, filterSize, strides, pad);
+  if (!jsKernelsAvailable() || !fastGradientsEnabled()) return tf.maxPool(x, filterSize, strides, pad);
   const f = tf.customGrad((xIn, save) => {
     const xs = xIn as tf.Tensor4D;
     (save as tf.GradSaveFunc)([xs]);

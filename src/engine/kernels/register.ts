@@ -1,13 +1,14 @@
 /**
  * Registers what some backends lack but input gradients need: tfjs-core's gradient table (its node
- * bundle ships none), our JS kernels, a wasm DepthwiseConv2dNativeBackpropInput, and a StridedSlice
- * gradient (tfjs has none on any backend).
+ * bundle ships none), our JS kernels, a wasm DepthwiseConv2dNativeBackpropInput, a StridedSlice gradient
+ * and zero gradients for comparisons (tfjs has none on any backend), and exact resize gradients.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { defineJsKernel, runJsBody, type JsKernelSpec } from './js_kernel';
 import './layout';
 import './pooling';
+import { registerResizeGradients } from './resize';
 
 const pairOf = (v: unknown): [number, number] => (Array.isArray(v) ? [v[0], v[1]] : [v as number, v as number]);
 
@@ -94,6 +95,17 @@ export function registerMissingKernels(): void {
         runJsBody(depthwiseBackpropInput, [inputs.dy!, inputs.filter!], backend, attrs)[0]) as unknown as tf.KernelFunc,
     });
   }
+  // Comparisons feed tf.where masks on the tape (e.g. ELU with alpha != 1); their gradient is zero.
+  for (const name of [tf.Greater, tf.Less, tf.LessEqual, tf.Equal, tf.NotEqual, tf.LogicalAnd, tf.LogicalOr, tf.LogicalNot]) {
+    if (tf.getGradient(name)) continue;
+    tf.registerGradient({
+      kernelName: name,
+      inputsToSave: name === tf.LogicalNot ? ['x'] : ['a', 'b'],
+      gradFunc: (_dy, saved) => Object.fromEntries(
+        (name === tf.LogicalNot ? ['x'] : ['a', 'b']).map((k, i) => [k, () => tf.zerosLike(saved[i])])),
+    });
+  }
+  registerResizeGradients();
   if (!tf.getGradient(tf.StridedSlice)) {
     tf.registerGradient({
       kernelName: tf.StridedSlice,

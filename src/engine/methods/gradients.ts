@@ -14,7 +14,7 @@ export function inputGradient(model: LoadedModel, x: tf.Tensor4D, targets: numbe
     const indices = targets.length === 1 ? new Array<number>(n).fill(targets[0]) : targets;
     const selector = tf.oneHot(tf.tensor1d(indices, 'int32'), model.numClasses);
     const score = (input: tf.Tensor4D): tf.Scalar => tf.sum(tf.mul(model.logits(input, { activationHook: hook }), selector));
-    return tf.grad(score)(x) as tf.Tensor4D;
+    return tf.grad(score as (v: tf.Tensor) => tf.Tensor)(x) as tf.Tensor4D;
   });
 }
 

@@ -18,7 +18,7 @@ function activeRegion(node: GraphNode, x: tf.Tensor): tf.Tensor {
  * Unlike FlashTorch, the mask uses the activation's input, not its output, and no hooks outlive a run.
  */
 export const guidedBackpropHook: ActivationHook = (node, x, forward) => {
-  const guided = tf.customGrad((input: tf.Tensor, save: tf.GradSaveFunc) => {
+  const guided = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
     save([input]);
     return {
       value: forward(input),
@@ -27,6 +27,6 @@ export const guidedBackpropHook: ActivationHook = (node, x, forward) => {
         return tf.where(pass, dy, tf.zerosLike(dy));
       },
     };
-  });
+  }) as Parameters<typeof tf.customGrad>[0]);
   return guided(x);
 };

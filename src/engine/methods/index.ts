@@ -1,41 +1,76 @@
 /** Dispatches an attribution method by name. */
 import type * as tf from '@tensorflow/tfjs-core';
 import { BadInputError } from '../../shared/errors';
-import { METHODS, type MethodName } from '../../shared/protocol';
+import { METHODS, type FaithfulnessMetrics, type MethodName, type MethodOptions } from '../../shared/protocol';
 import type { LoadedModel } from '../model';
+import { classActivationMap, guidedGradCam } from './cam';
 import { gradientTimesInput, guidedGradient, vanillaGradient } from './gradients';
+import { integratedGradients } from './integratedGradients';
+import { occlusion } from './occlusion';
+import { smoothGradient } from './smoothgrad';
 
-/** Per-request context of a method: progress and cancellation between passes. */
+/** Per-request context of a method: options, preprocessing knowledge, progress and cancellation. */
 export interface MethodContext {
+  options?: MethodOptions;
+  /** The preprocessed per-channel value of a grey level 0–255 (for black/white/noise baselines). */
+  pixelToInput?: (level: number) => Float32Array;
   onProgress?: (fraction: number, message: string) => void;
   /** Throws CancelledError when the request was cancelled; awaited between passes. */
   checkpoint?: () => Promise<void>;
 }
 
-/** What a method returns: an NHWC attribution of the same shape as the input batch. */
+/** What a method returns: an NHWC attribution ([1,h,w,1] at layer resolution for CAM methods). */
 export interface MethodOutput {
   attribution: tf.Tensor4D;
   signed: boolean;
+  /** The layer of a CAM method. */
+  layer?: string;
+  completeness?: FaithfulnessMetrics['completeness'];
 }
 
 type MethodImpl = (model: LoadedModel, x: tf.Tensor4D, targets: number[], ctx: MethodContext) => Promise<MethodOutput>;
 
-const IMPLS: Partial<Record<MethodName, MethodImpl>> = {
+const cam = (method: MethodName): MethodImpl => async (m, x, t, ctx) => {
+  const { cam: map, layer } = await classActivationMap(method, m, x, t, ctx);
+  return { attribution: map, signed: false, layer };
+};
+
+const IMPLS: Record<MethodName, MethodImpl> = {
   vanilla: async (m, x, t) => ({ attribution: vanillaGradient(m, x, t), signed: true }),
   guided: async (m, x, t) => ({ attribution: guidedGradient(m, x, t), signed: true }),
   'gradient-x-input': async (m, x, t) => ({ attribution: gradientTimesInput(m, x, t), signed: true }),
+  smoothgrad: async (m, x, t, ctx) => ({
+    attribution: await smoothGradient(m, x, t, ctx, false),
+    signed: !ctx.options?.squared && ctx.options?.smoothBase !== 'guided',
+  }),
+  vargrad: async (m, x, t, ctx) => ({ attribution: await smoothGradient(m, x, t, ctx, true), signed: false }),
+  'integrated-gradients': async (m, x, t, ctx) => {
+    const { attribution, completeness } = await integratedGradients(m, x, t, ctx);
+    return { attribution, signed: true, completeness };
+  },
+  gradcam: cam('gradcam'),
+  'gradcam-plus-plus': cam('gradcam-plus-plus'),
+  hirescam: cam('hirescam'),
+  layercam: cam('layercam'),
+  scorecam: cam('scorecam'),
+  'guided-gradcam': async (m, x, t, ctx) => {
+    const { cam: map, layer, attribution } = await guidedGradCam(m, x, t, ctx);
+    map.dispose();
+    return { attribution, signed: true, layer };
+  },
+  occlusion: async (m, x, t, ctx) => ({ attribution: await occlusion(m, x, t, ctx), signed: true }),
 };
 
 /** Parses a method name from an option. */
 export function parseMethod(value: string, subject = '--method'): MethodName {
   if ((METHODS as readonly string[]).includes(value)) return value as MethodName;
-  throw new BadInputError(subject, `unknown or not yet available method "${value}" (available: ${METHODS.join(', ')})`);
+  throw new BadInputError(subject, `unknown method "${value}" (available: ${METHODS.join(', ')})`);
 }
 
 /** Runs a method on an NHWC batch for the given target classes. */
 export async function runMethod(method: MethodName, model: LoadedModel, x: tf.Tensor4D, targets: number[],
   ctx: MethodContext = {}): Promise<MethodOutput> {
   const impl = IMPLS[method];
-  if (!impl) throw new BadInputError('--method', `method "${method}" is not available yet (available: ${METHODS.join(', ')})`);
+  if (!impl) throw new BadInputError('--method', `unknown method "${method}" (available: ${METHODS.join(', ')})`);
   return impl(model, x, targets, ctx);
 }

@@ -4,7 +4,7 @@
  */
 import type { Attribution, ColormapName, DisplaySettings, ReduceMode } from '../protocol';
 import { BadInputError } from '../errors';
-import { colormapLut, lutIndex } from './colormaps';
+import { colormapLut } from './colormaps';
 import { type NormalizedMap, normalizeMap } from './normalize';
 import { isSignedReduction, reduceChannels } from './reduce';
 import type { RgbaPixels } from './types';
@@ -72,20 +72,45 @@ function centred(map: NormalizedMap, colormap: ColormapName): boolean {
   return map.signed || colormap === 'diverging';
 }
 
+/** True on little-endian machines (all that run Node and VS Code in practice): RGBA words are 0xAABBGGRR. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** The LUT as opaque RGBA words in memory byte order, one store per pixel. */
+function rgbaWords(colormap: ColormapName): Uint32Array {
+  const lut = colormapLut(colormap);
+  const words = new Uint32Array(256);
+  const bytes = new Uint8Array(words.buffer);
+  for (let i = 0; i < 256; i++) bytes.set([lut[i * 3], lut[i * 3 + 1], lut[i * 3 + 2], 255], i * 4);
+  return words;
+}
+
+/** LUT indices of a normalised map (see lutIndex), computed once per map and colour map family. */
+function lutIndices(map: NormalizedMap, colormap: ColormapName): Uint8Array {
+  const values = map.data;
+  const out = new Uint8Array(values.length);
+  // Signed values in [-1, 1] go to (v + 1) / 2 of the table; "| 0" truncates, "+ 0.5" makes it round.
+  const scale = centred(map, colormap) ? 127.5 : 255;
+  const offset = centred(map, colormap) ? 128 : 0.5;
+  for (let i = 0; i < values.length; i++) {
+    const k = (values[i] * scale + offset) | 0;
+    out[i] = k < 0 ? 0 : k > 255 ? 255 : k;
+  }
+  return out;
+}
+
+/** A Uint32 view of RGBA bytes (copying only when the bytes are not 4-byte aligned). */
+function asWords(bytes: Uint8Array): Uint32Array {
+  if (bytes.byteOffset % 4 === 0) return new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  return new Uint32Array(bytes.slice().buffer);
+}
+
 /** Paints a normalised map with a colour map, opaque. */
 export function colorize(map: NormalizedMap, colormap: ColormapName): RgbaPixels {
-  const lut = colormapLut(colormap);
-  const signed = centred(map, colormap);
-  const out = new Uint8Array(map.width * map.height * 4);
-  const values = map.data;
-  for (let i = 0, o = 0; i < values.length; i++, o += 4) {
-    const k = lutIndex(values[i], signed) * 3;
-    out[o] = lut[k];
-    out[o + 1] = lut[k + 1];
-    out[o + 2] = lut[k + 2];
-    out[o + 3] = 255;
-  }
-  return { width: map.width, height: map.height, data: out };
+  const words = rgbaWords(colormap);
+  const indices = lutIndices(map, colormap);
+  const out = new Uint32Array(indices.length);
+  for (let i = 0; i < indices.length; i++) out[i] = words[indices[i]];
+  return { width: map.width, height: map.height, data: new Uint8Array(out.buffer) };
 }
 
 /**
@@ -98,19 +123,38 @@ export function overlay(input: RgbaLike, map: NormalizedMap, colormap: ColormapN
     throw new Error(`overlay: map ${map.width}×${map.height} does not match image ${image.width}×${image.height}`);
   }
   const lut = colormapLut(colormap);
-  const signed = centred(map, colormap);
-  // 8-bit fixed-point weights: exact at alpha 0 and 1, and no float work per channel.
+  const indices = lutIndices(map, colormap);
+  // 8-bit fixed-point weights a + b = 256: exact at alpha 0 and 1.
   const a = Math.round(Math.min(1, Math.max(0, alpha)) * 256);
   const b = 256 - a;
-  const src = image.data;
-  const out = new Uint8Array(src.length);
-  const values = map.data;
-  for (let i = 0, o = 0; i < values.length; i++, o += 4) {
-    const k = lutIndex(values[i], signed) * 3;
-    out[o] = (src[o] * b + lut[k] * a + 128) >> 8;
-    out[o + 1] = (src[o + 1] * b + lut[k + 1] * a + 128) >> 8;
-    out[o + 2] = (src[o + 2] * b + lut[k + 2] * a + 128) >> 8;
-    out[o + 3] = src[o + 3];
+  const out = new Uint8Array(image.data.length);
+  if (LITTLE_ENDIAN) {
+    // Red and blue blend together in the two 16-bit lanes of one word (255·256 + 128 fits a lane), green
+    // alone; the colour side is premultiplied per LUT entry.
+    const colourRB = new Uint32Array(256);
+    const colourG = new Uint32Array(256);
+    for (let i = 0; i < 256; i++) {
+      colourRB[i] = (lut[i * 3] + (lut[i * 3 + 2] << 16)) * a + 0x00800080;
+      colourG[i] = lut[i * 3 + 1] * a + 0x80;
+    }
+    const src = asWords(image.data);
+    const dst = new Uint32Array(out.buffer);
+    for (let i = 0; i < indices.length; i++) {
+      const s = src[i];
+      const k = indices[i];
+      const rb = (((s & 0x00ff00ff) * b + colourRB[k]) >>> 8) & 0x00ff00ff;
+      const g = ((((s >>> 8) & 0xff) * b + colourG[k]) >>> 8) << 8;
+      dst[i] = (s & 0xff000000) | rb | g;
+    }
+  } else {
+    const src = image.data;
+    for (let i = 0, o = 0; i < indices.length; i++, o += 4) {
+      const k = indices[i] * 3;
+      out[o] = (src[o] * b + lut[k] * a + 128) >> 8;
+      out[o + 1] = (src[o + 1] * b + lut[k + 1] * a + 128) >> 8;
+      out[o + 2] = (src[o + 2] * b + lut[k + 2] * a + 128) >> 8;
+      out[o + 3] = src[o + 3];
+    }
   }
   return { width: image.width, height: image.height, data: out };
 }

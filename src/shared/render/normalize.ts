@@ -40,28 +40,58 @@ function selectInPlace(a: Float32Array, k: number): void {
   }
 }
 
+/** Histogram resolution of percentile(): fine enough that the selected bin holds few values. */
+const PERCENTILE_BINS = 1 << 16;
+
 /**
  * The p-th percentile (0–100) of the values, or of their magnitudes when `ofMagnitude`, with linear
- * interpolation between neighbouring ranks (NumPy's default). NaNs count as 0. Runs in linear time.
+ * interpolation between neighbouring ranks (NumPy's default). NaNs count as 0. Exact, in linear time: a
+ * histogram finds the bin holding the wanted rank, then only that bin's values are selected among.
  */
 export function percentile(values: Float32Array, p: number, ofMagnitude = false): number {
   const n = values.length;
   if (n === 0) return 0;
-  const scratch = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const v = values[i];
-    scratch[i] = v !== v ? 0 : ofMagnitude ? Math.abs(v) : v;
-  }
   const position = (Math.min(100, Math.max(0, p)) / 100) * (n - 1);
   const k = Math.floor(position);
-  selectInPlace(scratch, k);
-  const low = scratch[k];
   const fraction = position - k;
+
+  // One cleaning pass into a copy keeps the later loops free of per-value branches on the options.
+  const clean = new Float32Array(n);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const raw = values[i];
+    const v = raw !== raw ? 0 : ofMagnitude ? Math.abs(raw) : raw;
+    clean[i] = v;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  if (lo === hi) return lo;
+  // Infinite ends or a range too wide for doubles: every value lands in bin 0 and is selected among.
+  const scale = Number.isFinite(hi - lo) ? (PERCENTILE_BINS - 1) / (hi - lo) : 0;
+
+  const counts = new Uint32Array(PERCENTILE_BINS);
+  for (let i = 0; i < n; i++) counts[((clean[i] - lo) * scale) | 0]++;
+  let bin = 0;
+  let below = 0;
+  while (below + counts[bin] <= k) below += counts[bin++];
+
+  const members = new Float32Array(counts[bin]);
+  let next = Infinity; // the smallest value of any later bin
+  for (let i = 0, m = 0; i < n; i++) {
+    const v = clean[i];
+    const b = ((v - lo) * scale) | 0;
+    if (b === bin) members[m++] = v;
+    else if (b > bin && v < next) next = v;
+  }
+  const rank = k - below;
+  selectInPlace(members, rank);
+  const low = members[rank];
   if (fraction === 0 || k + 1 >= n) return low;
-  // After selection everything right of k is ≥ a[k]; the next rank is their minimum.
-  let next = Infinity;
-  for (let i = k + 1; i < n; i++) if (scratch[i] < next) next = scratch[i];
-  return low + (next - low) * fraction;
+  // After selection everything right of the rank is ≥ it; the next rank is their minimum, or the next bin's.
+  for (let i = rank + 1; i < members.length; i++) if (members[i] < next) next = members[i];
+  // Equal neighbours (infinities included) need no interpolation, which would give ∞ − ∞ = NaN.
+  return next === low ? low : low + (next - low) * fraction;
 }
 
 /** A map scaled for display, with the value that was mapped to full scale. */

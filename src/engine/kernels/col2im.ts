@@ -1,0 +1,89 @@
+/**
+ * The input gradient of a conv with few input channels (the image layer) as one GEMM plus a JS col2im:
+ * cols = dy · Wᵀ, then each column row is added back into the pixels its window covered. The phase
+ * convs would produce only Ci (e.g. 3) output channels, which XNNPACK's conv kernels handle at a fraction
+ * of their speed, while this GEMM has a wide K×N shape. col2im and im2col are each other's gradient.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { defineJsKernel, jsKernelsAvailable, runJsKernel } from './js_kernel';
+import { convGeometry, type ConvPad } from './conv_plan';
+import { subKernel } from './kernel_cache';
+
+const COL2IM = 'SaliencyLensCol2Im';
+const IM2COL = 'SaliencyLensIm2Col';
+
+/** Window geometry shared by col2im and im2col: x is [n,h,w,c], cols are [n*oh*ow, kh*kw*c]. */
+interface Windows {
+  n: number; h: number; w: number; c: number;
+  kh: number; kw: number; sh: number; sw: number; dh: number; dw: number;
+  pt: number; pl: number; oh: number; ow: number;
+}
+
+/** Calls visit(colIndex, pixelIndex, c) for every in-bounds tap of every window (padding taps are skipped). */
+function forEachTap(g: Windows, visit: (col: number, px: number, c: number) => void): void {
+  const rowLen = g.kh * g.kw * g.c;
+  for (let b = 0; b < g.n; b++) {
+    for (let y = 0; y < g.oh; y++) {
+      for (let i = 0; i < g.kh; i++) {
+        const ih = y * g.sh - g.pt + i * g.dh;
+        if (ih < 0 || ih >= g.h) continue;
+        const pxRow = (b * g.h + ih) * g.w;
+        for (let x = 0; x < g.ow; x++) {
+          const colBase = ((b * g.oh + y) * g.ow + x) * rowLen + i * g.kw * g.c;
+          for (let j = 0; j < g.kw; j++) {
+            const iw = x * g.sw - g.pl + j * g.dw;
+            if (iw < 0 || iw >= g.w) continue;
+            visit(colBase + j * g.c, (pxRow + iw) * g.c, g.c);
+          }
+        }
+      }
+    }
+  }
+}
+
+const win = (a: tf.NamedAttrMap): Windows => a as unknown as Windows;
+
+defineJsKernel({
+  name: COL2IM,
+  inputNames: ['cols'],
+  outShapes: (_s, a) => [[win(a).n, win(a).h, win(a).w, win(a).c]],
+  body: ([cols], _s, [dx], a) => forEachTap(win(a), (col, px, c) => {
+    for (let k = 0; k < c; k++) dx[px + k] += cols[col + k];
+  }),
+});
+
+defineJsKernel({
+  name: IM2COL,
+  inputNames: ['x'],
+  outShapes: (_s, a) => [[win(a).n * win(a).oh * win(a).ow, win(a).kh * win(a).kw * win(a).c]],
+  body: ([x], _s, [cols], a) => forEachTap(win(a), (col, px, c) => {
+    for (let k = 0; k < c; k++) cols[col + k] = x[px + k];
+  }),
+});
+
+tf.registerGradient({ kernelName: COL2IM, gradFunc: (dy, _s, a) => ({ cols: () => runJsKernel(IM2COL, [dy as tf.Tensor], a) }) });
+tf.registerGradient({ kernelName: IM2COL, gradFunc: (dy, _s, a) => ({ x: () => runJsKernel(COL2IM, [dy as tf.Tensor], a) }) });
+
+/** Whether the GEMM formulation suits this conv: few input channels, and our JS kernels available. */
+export function gemmBackpropSuits(inChannels: number): boolean {
+  return inChannels <= 4 && jsKernelsAvailable();
+}
+
+/** dx of a (non-depthwise) conv from dy by GEMM and col2im; exact for any padding, stride and dilation. */
+export function gemmBackpropInput(
+  dy: tf.Tensor4D, kernel: tf.Tensor4D, xShape: number[], strides: [number, number], pad: ConvPad, dilations: [number, number],
+): tf.Tensor4D {
+  const [n, h, w, c] = xShape;
+  const [kh, kw, , co] = kernel.shape;
+  const geo = convGeometry(h, w, kh, kw, strides, dilations, pad);
+  const windows: Windows = {
+    n, h, w, c, kh, kw, sh: strides[0], sw: strides[1], dh: dilations[0], dw: dilations[1],
+    pt: geo.pad[0], pl: geo.pad[2], oh: dy.shape[1], ow: dy.shape[2],
+  };
+  // [kh*kw*c, co] transposed once per weight: wasm's transposed-operand matmul is ~10× slower.
+  const wt = subKernel(kernel, 'gemm', () => tf.tidy(() => tf.reshape(tf.transpose(tf.reshape(kernel, [kh * kw * c, co])), [1, 1, co, kh * kw * c]) as tf.Tensor4D));
+  return tf.tidy(() => {
+    const cols = tf.matMul(tf.reshape(dy, [n * windows.oh * windows.ow, co]) as tf.Tensor2D, tf.reshape(wt, [co, kh * kw * c]) as tf.Tensor2D);
+    return runJsKernel(COL2IM, [cols], windows as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  });
+}

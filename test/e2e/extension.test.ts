@@ -1,0 +1,170 @@
+/**
+ * The extension in a real VS Code (code-server): install the packaged .vsix, right-click an image in the
+ * explorer, explain it with the demo model, check the overlay and the top-1 label, re-colour without a new
+ * engine request, and explain a corrupt image. Screenshots of every step go to test-results/e2e/.
+ * Skips when code-server is not installed, unless SALIENCY_LENS_E2E_REQUIRED=1.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Browser, Frame, Page } from 'playwright-core';
+import {
+  extensionLog, findWebviewFrame, launchBrowser, missingPrerequisite, removeDir, run, screenshot, sleep, startCodeServer,
+  tempDir, waitFor, type CodeServer,
+} from './harness';
+
+const ROOT = process.cwd();
+const REQUIRED = process.env.SALIENCY_LENS_E2E_REQUIRED === '1';
+// The demo model and photo; overridable to try other models (SALIENCY_LENS_E2E_MODEL=dir/model.json).
+const MODEL_JSON = resolve(process.env.SALIENCY_LENS_E2E_MODEL ?? join(ROOT, 'media', 'demo', 'model', 'model.json'));
+const IMAGE = resolve(process.env.SALIENCY_LENS_E2E_IMAGE ?? join(ROOT, 'media', 'demo', 'demo.png'));
+
+function skipReason(): string | undefined {
+  return missingPrerequisite()
+    ?? (existsSync(MODEL_JSON) ? undefined : `the demo model ${MODEL_JSON} is missing`)
+    ?? (existsSync(IMAGE) ? undefined : `the demo image ${IMAGE} is missing`);
+}
+
+interface OverlayProbe { width: number; height: number; distinct: number; hash: number }
+
+/** Reads the overlay canvas of slot 0: size, number of distinct colours and a hash of the pixels. */
+function probeOverlay(frame: Frame): Promise<OverlayProbe> {
+  return frame.evaluate(() => {
+    const canvas = document.querySelector<HTMLCanvasElement>('.slot[data-slot="0"] canvas[data-view="overlay"]');
+    if (!canvas) return { width: 0, height: 0, distinct: 0, hash: 0 };
+    const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+    const colours = new Set<number>();
+    let hash = 2166136261;
+    for (let i = 0; i < data.length; i += 4) {
+      colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
+      hash = Math.imul(hash ^ (data[i] + 3 * data[i + 1] + 7 * data[i + 2]), 16777619) >>> 0;
+    }
+    return { width: canvas.width, height: canvas.height, distinct: colours.size, hash };
+  });
+}
+
+async function explorerRow(page: Page, name: string) {
+  const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: name }).first();
+  await row.waitFor({ state: 'visible', timeout: 60_000 });
+  return row;
+}
+
+/** Right-clicks a file in the explorer and runs "Explain Image…" from its context menu. */
+async function explainFromExplorer(page: Page, name: string, shot: string): Promise<void> {
+  const row = await explorerRow(page, name);
+  const item = page.getByRole('menuitem', { name: /Explain Image…/ });
+  // The remote extension host registers menu contributions a while after the workbench shows: retry.
+  await waitFor('"Explain Image…" in the explorer context menu', async () => {
+    await row.click({ button: 'right' });
+    if (await item.waitFor({ state: 'visible', timeout: 2000 }).then(() => true, () => false)) return true;
+    await page.keyboard.press('Escape');
+    return false;
+  }, 90_000, 1000);
+  await screenshot(page, shot);
+  await item.click();
+}
+
+function count(text: string, re: RegExp): number {
+  return text.split('\n').filter((l) => re.test(l)).length;
+}
+
+test('explain an image from the explorer in code-server', { timeout: 600_000 }, async (t) => {
+  const reason = skipReason();
+  if (reason) {
+    if (REQUIRED) assert.fail(`e2e test required but cannot run: ${reason}`);
+    t.skip(`${reason}; skipping the e2e test`);
+    return;
+  }
+
+  // What the engine itself predicts for the demo photo: the panel must show the same top-1.
+  run('node', ['scripts/build.mjs']);
+  const predicted = JSON.parse(run('node', ['dist/cli.js', 'predict', IMAGE, '--model', MODEL_JSON, '--json'])) as { predictions: { label: string }[] };
+  const expectedTop1 = predicted.predictions[0].label;
+
+  run('npm', ['run', '--silent', 'package']);
+  const vsix = readdirSync(ROOT).filter((f) => f.endsWith('.vsix')).map((f) => join(ROOT, f))
+    .sort((a, b) => (a < b ? 1 : -1))[0];
+  assert.ok(vsix, 'npm run package produced a .vsix');
+
+  const base = tempDir('saliency-lens-e2e-');
+  const workspace = join(base, 'workspace');
+  cpSync(join(MODEL_JSON, '..'), join(workspace, 'demo-model'), { recursive: true });
+  cpSync(IMAGE, join(workspace, 'demo.png'));
+  writeFileSync(join(workspace, 'corrupt.png'), 'this is not a PNG file, whatever its name says\n');
+  writeFileSync(join(workspace, 'train.py'), '# the user\'s training script: the panel opens beside it\n');
+
+  let server: CodeServer | undefined;
+  let browser: Browser | undefined;
+  try {
+    server = await startCodeServer(vsix, workspace, base);
+    browser = await launchBrowser();
+    const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+    await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}`);
+    await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+    await explorerRow(page, 'demo.png');
+    // The workspace holds a model.json, so the extension activates by itself and shows its status item.
+    await page.locator('.statusbar-item', { hasText: 'No model' }).first().waitFor({ state: 'visible', timeout: 90_000 });
+    await screenshot(page, '01-workspace');
+
+    // Step 1: explorer context menu → Explain Image… → model QuickPick.
+    await explainFromExplorer(page, 'demo.png', '02-context-menu');
+    const pickRow = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'demo-model' }).first();
+    await pickRow.waitFor({ state: 'visible', timeout: 30_000 });
+    await screenshot(page, '03-model-quickpick');
+    await pickRow.click();
+
+    // Step 2: the panel shows a non-blank overlay and the engine's top-1 label.
+    const frame = await waitFor('the Saliency panel webview', () => findWebviewFrame(page, '#slots', 'demo.png'), 60_000);
+    await waitFor('a result in the panel', () => frame.evaluate(() => Number(document.body.dataset.results ?? 0) >= 1), 180_000);
+    const before = await waitFor('a painted overlay', async () => { const p = await probeOverlay(frame); return p.width > 1 ? p : undefined; });
+    assert.ok(before.distinct > 50, `overlay looks blank: ${before.distinct} distinct colours`);
+    const top1 = await frame.locator('.slot[data-slot="0"] .predictions li .pred-label').first().textContent();
+    assert.equal(top1, expectedTop1);
+    const predictions = await frame.locator('.slot[data-slot="0"] .predictions li').count();
+    assert.equal(predictions, Math.min(5, predicted.predictions.length));
+    await waitFor('the overlay timing in the log', () => /overlay shown \d+ ms after the command/.test(extensionLog(server!.userDataDir)), 15_000);
+    await screenshot(page, '04-panel-overlay');
+
+    // Step 3: another colour map re-renders in the webview; the engine is not asked again.
+    const logBefore = extensionLog(server.userDataDir);
+    const requestsBefore = count(logBefore, /request \d+ \(explain\) (answered|failed)/);
+    const resultsBefore = await frame.evaluate(() => document.body.dataset.results);
+    await frame.locator('#colormap').click();
+    await frame.locator('#colormap').getByRole('option', { name: 'jet', exact: true }).click();
+    await waitFor('the colour map to change', () => frame.evaluate(() => document.body.dataset.colormap === 'jet'), 10_000);
+    const after = await waitFor('a repainted overlay', async () => { const p = await probeOverlay(frame); return p.hash !== before.hash ? p : undefined; }, 10_000);
+    assert.ok(after.distinct > 50);
+    await waitFor('the display change in the log', () => /display changed in the panel: jet/.test(extensionLog(server!.userDataDir)), 15_000);
+    await sleep(1000);
+    assert.equal(await frame.evaluate(() => document.body.dataset.results), resultsBefore, 'no new result arrived');
+    assert.equal(count(extensionLog(server.userDataDir), /request \d+ \(explain\) (answered|failed)/), requestsBefore, 'no new engine request');
+    await screenshot(page, '05-colormap-jet');
+
+    // Step 4: a corrupt image: the error shows in its panel and as a one-line notification.
+    await explainFromExplorer(page, 'corrupt.png', '06-context-menu-corrupt');
+    const bad = await waitFor('the corrupt image panel', () => findWebviewFrame(page, '#slots', 'corrupt.png'), 60_000);
+    const errorText = await waitFor('the error in the panel', async () => {
+      const el = bad.locator('.slot[data-slot="0"] .error');
+      return (await el.isVisible()) ? el.textContent() : undefined;
+    }, 60_000);
+    assert.match(errorText ?? '', /corrupt\.png/);
+    const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'Saliency Lens:' }).first();
+    await toast.waitFor({ state: 'visible', timeout: 15_000 });
+    const toastText = (await toast.locator('.notification-list-item-message').textContent()) ?? '';
+    assert.match(toastText, /corrupt\.png/);
+    assert.ok(!toastText.includes('\n'), 'the notification is one line');
+    await screenshot(page, '07-corrupt-image-error');
+  } catch (err) {
+    if (browser) {
+      const pages = browser.contexts().flatMap((c) => c.pages());
+      if (pages[0]) await screenshot(pages[0], '99-failure').catch(() => undefined);
+    }
+    if (server) console.error(`--- code-server output ---\n${server.output().slice(-4000)}\n--- extension log ---\n${extensionLog(server.userDataDir).slice(-4000)}`);
+    throw err;
+  } finally {
+    await browser?.close().catch(() => undefined);
+    await server?.stop();
+    removeDir(base);
+  }
+});
