@@ -22,10 +22,13 @@ function demoDir(): string {
   throw new BadInputError('media/demo', 'the embedded demo model is missing from this installation');
 }
 
+function modelPathOf(args: CliArgs): string {
+  return resolve(args.values.model ?? join(demoDir(), 'model', 'model.json'));
+}
+
 function inputs(args: CliArgs): { imagePath: string; modelPath: string } {
-  const modelPath = args.values.model ?? join(demoDir(), 'model', 'model.json');
   const imagePath = args.positionals[0] ?? join(demoDir(), 'demo.png');
-  return { imagePath: resolve(imagePath), modelPath: resolve(modelPath) };
+  return { imagePath: resolve(imagePath), modelPath: modelPathOf(args) };
 }
 
 function printPredictions(result: PredictResult): void {
@@ -122,7 +125,7 @@ function printLayers(layers: LayerInfo[]): void {
 }
 
 async function layers(engine: Engine, args: CliArgs): Promise<void> {
-  const { modelPath } = inputs(args);
+  const modelPath = modelPathOf(args);
   const list = await engine.layers(modelPath);
   if (args.values.json) console.log(JSON.stringify({ model: modelPath, layers: list }));
   else printLayers(list);

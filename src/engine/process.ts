@@ -14,6 +14,7 @@ function send(message: EngineMessage): void {
 const cancelled = new Set<number>();
 const queue: EngineRequest[] = [];
 let running = false;
+let current: number | undefined;
 
 async function handle(engine: Engine, request: Exclude<EngineRequest, { type: 'cancel' } | { type: 'shutdown' }>): Promise<void> {
   const id = request.id;
@@ -22,6 +23,7 @@ async function handle(engine: Engine, request: Exclude<EngineRequest, { type: 'c
     isCancelled: () => cancelled.has(id),
   };
   const start = performance.now();
+  current = id;
   try {
     if (cancelled.has(id)) throw new CancelledError();
     switch (request.type) {
@@ -46,6 +48,7 @@ async function handle(engine: Engine, request: Exclude<EngineRequest, { type: 'c
     send({ type: 'error', id, kind, message: oneLine(err) });
     if (kind === 'internal') send({ type: 'log', message: `internal error in request ${id}: ${(err as Error)?.stack ?? err}` });
   } finally {
+    current = undefined;
     cancelled.delete(id);
     send({ type: 'log', message: `request ${id} (${request.type}) took ${(performance.now() - start).toFixed(0)} ms` });
   }
@@ -80,7 +83,8 @@ async function main(): Promise<void> {
       process.exit(0);
     }
     if (raw.type === 'cancel') {
-      cancelled.add(raw.id);
+      // Only requests still queued or running can be cancelled; others have already answered.
+      if (raw.id === current || queue.some((q) => 'id' in q && q.id === raw.id)) cancelled.add(raw.id);
       return;
     }
     queue.push(raw);

@@ -14,6 +14,7 @@ import { parseTarget, type Settings } from './config';
 import { EngineError, type EngineClient } from './engineClient';
 import { panelHtml, panelResourceRoots } from './panelHtml';
 import { exportPath, modelName, panelTitle } from './paths';
+import type { RevivedState } from './revive';
 
 /** What a panel needs from the rest of the extension. */
 export interface PanelHost {
@@ -26,14 +27,6 @@ export interface PanelHost {
   disposed(panel: SaliencyPanel): void;
   /** Called after a computation, so model watchers can follow the models in use. */
   modelsChanged(): void;
-}
-
-/** The part of the webview state the host needs to revive a panel after a reload. */
-export interface RevivedState {
-  imagePath: string;
-  models: string[];
-  method?: MethodName;
-  target?: number | string;
 }
 
 interface SlotResult {
@@ -167,12 +160,13 @@ export class SaliencyPanel {
           } catch (err) {
             const e = err instanceof EngineError ? err : new EngineError('internal', oneLine(err));
             if (this.abort !== ac) return;
-            const message = e.kind === 'cancelled' ? 'Cancelled.' : e.message;
+            // The engine names the file by its full path; the panel and the notification already say which image.
+            const message = e.kind === 'cancelled' ? 'Cancelled.' : e.message.split(this.imagePath).join(imageName);
             this.errors[slot] = { requestId, message };
             this.results[slot] = undefined;
             this.post({ type: 'error', requestId, slot, message });
             if (e.kind === 'cancelled') return;
-            failures.push(this.comparing ? `${modelName(modelPath)}: ${e.message}` : e.message);
+            failures.push(this.comparing ? `${modelName(modelPath)}: ${message}` : message);
           }
         }
       });

@@ -4,10 +4,10 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { METHODS, type MethodName } from '../shared/protocol';
 import type { Settings } from './config';
 import type { EngineClient } from './engineClient';
-import { PANEL_VIEW_TYPE, SaliencyPanel, type PanelHost, type RevivedState } from './panel';
+import { PANEL_VIEW_TYPE, SaliencyPanel, type PanelHost } from './panel';
+import { parseRevivedState } from './revive';
 import { imageKey, modelName, panelTitle } from './paths';
 
 /** The services panels share. */
@@ -57,8 +57,10 @@ export class PanelManager implements vscode.Disposable {
       if (modelPaths.length > 1) panel.setCompareModel(modelPaths[1]);
       panel.reveal();
     } else {
+      // Panels gather in one column beside the code rather than each opening yet another column.
+      const column = this.active?.panel.viewColumn ?? vscode.ViewColumn.Beside;
       const webviewPanel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, panelTitle(imagePath),
-        { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, { enableScripts: true });
+        { viewColumn: column, preserveFocus: true }, { enableScripts: true });
       panel = this.track(new SaliencyPanel(this.host, webviewPanel, { imagePath, models: modelPaths }, false));
     }
     this.syncWatchers();
@@ -152,16 +154,4 @@ export class PanelManager implements vscode.Disposable {
     this.services.log.info(`${modelPath} changed on disk: refreshing ${affected.length} panel(s)`);
     await Promise.all(affected.map((p) => p.compute('new checkpoint on disk')));
   }
-}
-
-/** Validates what a webview saved before trusting it to reopen a panel. */
-export function parseRevivedState(state: unknown): RevivedState | undefined {
-  if (!state || typeof state !== 'object') return undefined;
-  const s = state as Record<string, unknown>;
-  if (typeof s.imagePath !== 'string' || !s.imagePath) return undefined;
-  const models = Array.isArray(s.models) ? s.models.filter((m): m is string => typeof m === 'string' && m !== '') : [];
-  if (models.length === 0 || models.length > 2) return undefined;
-  const method = typeof s.method === 'string' && (METHODS as readonly string[]).includes(s.method) ? (s.method as MethodName) : undefined;
-  const target = typeof s.target === 'number' || typeof s.target === 'string' ? s.target : undefined;
-  return { imagePath: s.imagePath, models, method, target };
 }

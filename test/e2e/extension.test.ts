@@ -6,11 +6,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Browser, Frame, Page } from 'playwright-core';
 import {
-  extensionLog, findWebviewFrame, launchBrowser, missingPrerequisite, removeDir, run, screenshot, sleep, startCodeServer,
+  extensionLog, findWebviewFrame, launchBrowser, missingPrerequisite, removeDir, run, screenshot, SHOTS_DIR, sleep, startCodeServer,
   tempDir, waitFor, type CodeServer,
 } from './harness';
 
@@ -28,12 +28,21 @@ function skipReason(): string | undefined {
 
 interface OverlayProbe { width: number; height: number; distinct: number; hash: number }
 
+// The few DOM shapes the page-side functions use (this file compiles without the DOM library).
+interface PageCanvas { width: number; height: number; getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } }
+interface PageWindow { document: { body: { dataset: Record<string, string | undefined> }; querySelector(selector: string): PageCanvas | null } }
+
+/** A data attribute of the webview's body (the panel exposes counters there). */
+function bodyData(frame: Frame, key: string): Promise<string | undefined> {
+  return frame.evaluate((k) => (globalThis as unknown as PageWindow).document.body.dataset[k], key);
+}
+
 /** Reads the overlay canvas of slot 0: size, number of distinct colours and a hash of the pixels. */
 function probeOverlay(frame: Frame): Promise<OverlayProbe> {
   return frame.evaluate(() => {
-    const canvas = document.querySelector<HTMLCanvasElement>('.slot[data-slot="0"] canvas[data-view="overlay"]');
+    const canvas = (globalThis as unknown as PageWindow).document.querySelector('.slot[data-slot="0"] canvas[data-view="overlay"]');
     if (!canvas) return { width: 0, height: 0, distinct: 0, hash: 0 };
-    const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
     const colours = new Set<number>();
     let hash = 2166136261;
     for (let i = 0; i < data.length; i += 4) {
@@ -77,6 +86,7 @@ test('explain an image from the explorer in code-server', { timeout: 600_000 }, 
     return;
   }
 
+  rmSync(SHOTS_DIR, { recursive: true, force: true });
   // What the engine itself predicts for the demo photo: the panel must show the same top-1.
   run('node', ['scripts/build.mjs']);
   const predicted = JSON.parse(run('node', ['dist/cli.js', 'predict', IMAGE, '--model', MODEL_JSON, '--json'])) as { predictions: { label: string }[] };
@@ -116,7 +126,7 @@ test('explain an image from the explorer in code-server', { timeout: 600_000 }, 
 
     // Step 2: the panel shows a non-blank overlay and the engine's top-1 label.
     const frame = await waitFor('the Saliency panel webview', () => findWebviewFrame(page, '#slots', 'demo.png'), 60_000);
-    await waitFor('a result in the panel', () => frame.evaluate(() => Number(document.body.dataset.results ?? 0) >= 1), 180_000);
+    await waitFor('a result in the panel', async () => Number(await bodyData(frame, 'results') ?? 0) >= 1, 180_000);
     const before = await waitFor('a painted overlay', async () => { const p = await probeOverlay(frame); return p.width > 1 ? p : undefined; });
     assert.ok(before.distinct > 50, `overlay looks blank: ${before.distinct} distinct colours`);
     const top1 = await frame.locator('.slot[data-slot="0"] .predictions li .pred-label').first().textContent();
@@ -129,15 +139,15 @@ test('explain an image from the explorer in code-server', { timeout: 600_000 }, 
     // Step 3: another colour map re-renders in the webview; the engine is not asked again.
     const logBefore = extensionLog(server.userDataDir);
     const requestsBefore = count(logBefore, /request \d+ \(explain\) (answered|failed)/);
-    const resultsBefore = await frame.evaluate(() => document.body.dataset.results);
+    const resultsBefore = await bodyData(frame, 'results');
     await frame.locator('#colormap').click();
     await frame.locator('#colormap').getByRole('option', { name: 'jet', exact: true }).click();
-    await waitFor('the colour map to change', () => frame.evaluate(() => document.body.dataset.colormap === 'jet'), 10_000);
+    await waitFor('the colour map to change', async () => (await bodyData(frame, 'colormap')) === 'jet', 10_000);
     const after = await waitFor('a repainted overlay', async () => { const p = await probeOverlay(frame); return p.hash !== before.hash ? p : undefined; }, 10_000);
     assert.ok(after.distinct > 50);
     await waitFor('the display change in the log', () => /display changed in the panel: jet/.test(extensionLog(server!.userDataDir)), 15_000);
     await sleep(1000);
-    assert.equal(await frame.evaluate(() => document.body.dataset.results), resultsBefore, 'no new result arrived');
+    assert.equal(await bodyData(frame, 'results'), resultsBefore, 'no new result arrived');
     assert.equal(count(extensionLog(server.userDataDir), /request \d+ \(explain\) (answered|failed)/), requestsBefore, 'no new engine request');
     await screenshot(page, '05-colormap-jet');
 
@@ -148,7 +158,7 @@ test('explain an image from the explorer in code-server', { timeout: 600_000 }, 
       const el = bad.locator('.slot[data-slot="0"] .error');
       return (await el.isVisible()) ? el.textContent() : undefined;
     }, 60_000);
-    assert.match(errorText ?? '', /corrupt\.png/);
+    assert.match(errorText ?? '', /corrupt\.png: /);
     const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'Saliency Lens:' }).first();
     await toast.waitFor({ state: 'visible', timeout: 15_000 });
     const toastText = (await toast.locator('.notification-list-item-message').textContent()) ?? '';

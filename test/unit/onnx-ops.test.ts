@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { disposeGraph, type Graph } from '../../src/engine/graph/ir';
-import { importOnnxModel, type OnnxImportOptions } from '../../src/engine/importers/onnx';
+import { importOnnxModel, metadataLabels, type OnnxImportOptions } from '../../src/engine/importers/onnx';
 import { testBackend } from '../helpers/backend';
 import {
-  maxRelError, naiveConvNchw, nchwToNhwc, onnxModel, onnxNode, predict, rawTensor, seededValues, valueInfo,
+  encodeModel, maxRelError, naiveConvNchw, nchwToNhwc, onnxModel, onnxNode, predict, rawTensor, seededValues, valueInfo,
 } from './onnx-support';
 
 const dir = mkdtempSync(join(tmpdir(), 'onnx-ops-'));
@@ -292,6 +292,23 @@ describe('ONNX inputs and names', () => {
     } finally {
       disposeGraph(graph);
       disposeGraph(sized);
+    }
+  });
+
+  it('reads class names from metadata_props', async () => {
+    assert.deepEqual(metadataLabels([{ key: 'labels', value: '["cat", "dog"]' }]), ['cat', 'dog']);
+    assert.deepEqual(metadataLabels([{ key: 'classes', value: '{"1": "dog", "0": "cat"}' }]), ['cat', 'dog']);
+    assert.deepEqual(metadataLabels([{ key: 'class_names', value: 'cat\ndog\n' }]), ['cat', 'dog']);
+    assert.equal(metadataLabels([{ key: 'author', value: 'me' }]), undefined);
+    const graph = await load(encodeModel({
+      irVersion: 8, opsetImport: [{ domain: '', version: 13 }], metadataProps: [{ key: 'classLabels', value: 'a, b, c' }],
+      graph: { name: 'g', node: [onnxNode('GlobalAveragePool', ['x'], ['p'], {}, 'pool'), onnxNode('Flatten', ['p'], ['y'], {}, 'f')],
+        input: [valueInfo('x', [1, 3, 2, 2])], output: [valueInfo('y', [1, 3])] },
+    }));
+    try {
+      assert.deepEqual(graph.metadataLabels, ['a', 'b', 'c']);
+    } finally {
+      disposeGraph(graph);
     }
   });
 });

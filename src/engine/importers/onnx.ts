@@ -78,7 +78,7 @@ function readInput(cx: OnnxConverter, graph: OnnxGraphProto, initializers: Set<s
   let [h, w] = [dims[hAxis], dims[wAxis]];
   if (h === null || w === null) {
     const [dh, dw] = options.inputSize ?? [DEFAULT_SIZE, DEFAULT_SIZE];
-    cx.notes.push(`dynamic input size; using ${dh}x${dw}`);
+    cx.notes.push(`dynamic input size; using ${dh}×${dw} (set inputSize in saliency-lens.json)`);
     h ??= dh;
     w ??= dw;
   }
@@ -128,6 +128,31 @@ function graphOutput(cx: OnnxConverter, graph: OnnxGraphProto): string {
   return cx.withPerm(v, identityPerm(v.shape.length));
 }
 
+const LABEL_KEYS = ['labels', 'classes', 'class_names', 'classlabels'];
+
+/**
+ * Class names from the model's metadata_props (keys labels / classes / class_names / classLabels): a JSON
+ * array, a JSON object from index to name, or one name per line (or comma-separated).
+ */
+export function metadataLabels(props: ReadonlyArray<{ key: string; value: string }>): string[] | undefined {
+  const entry = props.find((p) => LABEL_KEYS.includes(p.key.toLowerCase()));
+  if (!entry) return undefined;
+  const text = entry.value.trim();
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (Array.isArray(parsed)) return parsed.map(String);
+    if (parsed && typeof parsed === 'object') {
+      const byIndex = Object.entries(parsed as Record<string, unknown>).map(([k, v]) => [Number(k), String(v)] as const);
+      if (byIndex.every(([k]) => Number.isInteger(k))) return byIndex.sort((a, b) => a[0] - b[0]).map(([, v]) => v);
+    }
+  } catch {
+    // Not JSON: plain text.
+  }
+  const lines = text.includes('\n') ? text.split('\n') : text.split(',');
+  const names = lines.map((l) => l.trim()).filter(Boolean);
+  return names.length > 0 ? names : undefined;
+}
+
 /** Turns pending nodes into IR nodes with TF.js weight tensors (all freed again if anything fails). */
 function materialise(nodes: PendingNode[]): GraphNode[] {
   const made: tf.Tensor[] = [];
@@ -173,7 +198,8 @@ export async function importOnnxModel(path: string, options: OnnxImportOptions =
     const rawOutput = graphOutput(cx, graph);
     const { nodes, output } = optimizeGraph(cx.nodes, rawOutput);
     if (output === input.name) cx.fail('the output is the input itself');
-    return { format: 'onnx', input, output, nodes: materialise(nodes), notes: cx.notes };
+    const labels = metadataLabels(model.metadataProps);
+    return { format: 'onnx', input, output, nodes: materialise(nodes), notes: cx.notes, ...(labels ? { metadataLabels: labels } : {}) };
   } finally {
     external.close();
   }

@@ -31,12 +31,14 @@ export function transposeConst(t: ConstTensor, perm: readonly number[]): ConstTe
   const stepIn = perm.map((p) => inStrides[p]);
   const out = alloc(t, t.data.length);
   const rank = outDims.length;
+  const inner = outDims[rank - 1];
+  const innerStep = stepIn[rank - 1];
   const idx = new Array<number>(rank).fill(0);
   let src = 0;
-  // Odometer over the output indices, tracking the matching input offset incrementally.
-  for (let o = 0; o < out.length; o++) {
-    out[o] = t.data[src];
-    for (let a = rank - 1; a >= 0; a--) {
+  // Odometer over all but the last output axis; the last axis is a tight strided copy.
+  for (let o = 0; o < out.length; o += inner) {
+    for (let k = 0, s = src; k < inner; k++, s += innerStep) out[o + k] = t.data[s];
+    for (let a = rank - 2; a >= 0; a--) {
       idx[a]++;
       src += stepIn[a];
       if (idx[a] < outDims[a]) break;

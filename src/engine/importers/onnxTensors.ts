@@ -108,8 +108,12 @@ function decodeBytes(bytes: Uint8Array, dataType: number, count: number): Float3
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (dataType) {
     case DataType.FLOAT: {
-      // Copy into a fresh, aligned buffer (Uint8Array's slice copies; a Node Buffer's would not).
-      if (LITTLE_ENDIAN) return new Float32Array(Uint8Array.prototype.slice.call(bytes).buffer, 0, count);
+      if (LITTLE_ENDIAN) {
+        // Copy into a fresh, aligned buffer (a memcpy); a Node Buffer's own slice() would only make a view.
+        const copy = new Uint8Array(bytes.length);
+        copy.set(bytes);
+        return new Float32Array(copy.buffer, 0, count);
+      }
       const out = new Float32Array(count);
       for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
       return out;

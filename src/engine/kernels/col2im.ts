@@ -19,21 +19,28 @@ interface Windows {
   pt: number; pl: number; oh: number; ow: number;
 }
 
-/** Calls visit(colIndex, pixelIndex, c) for every in-bounds tap of every window (padding taps are skipped). */
-function forEachTap(g: Windows, visit: (col: number, px: number, c: number) => void): void {
-  const rowLen = g.kh * g.kw * g.c;
-  for (let b = 0; b < g.n; b++) {
-    for (let y = 0; y < g.oh; y++) {
-      for (let i = 0; i < g.kh; i++) {
-        const ih = y * g.sh - g.pt + i * g.dh;
-        if (ih < 0 || ih >= g.h) continue;
-        const pxRow = (b * g.h + ih) * g.w;
-        for (let x = 0; x < g.ow; x++) {
-          const colBase = ((b * g.oh + y) * g.ow + x) * rowLen + i * g.kw * g.c;
-          for (let j = 0; j < g.kw; j++) {
-            const iw = x * g.sw - g.pl + j * g.dw;
-            if (iw < 0 || iw >= g.w) continue;
-            visit(colBase + j * g.c, (pxRow + iw) * g.c, g.c);
+/**
+ * Walks every in-bounds tap of every window (padding taps are skipped): col2im adds cols into px,
+ * im2col copies px into cols. One loop with hoisted geometry; a per-tap callback would double its cost.
+ */
+function walk(g: Windows, cols: Float32Array, px: Float32Array, toCols: boolean): void {
+  const { n, h, w, c, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow } = g;
+  const rowLen = kh * kw * c;
+  for (let b = 0; b < n; b++) {
+    for (let y = 0; y < oh; y++) {
+      for (let i = 0; i < kh; i++) {
+        const ih = y * sh - pt + i * dh;
+        if (ih < 0 || ih >= h) continue;
+        const pxRow = (b * h + ih) * w;
+        let colBase = (b * oh + y) * ow * rowLen + i * kw * c;
+        for (let x = 0; x < ow; x++, colBase += rowLen) {
+          let iw = x * sw - pl;
+          let col = colBase;
+          for (let j = 0; j < kw; j++, iw += dw, col += c) {
+            if (iw < 0 || iw >= w) continue;
+            const p = (pxRow + iw) * c;
+            if (toCols) for (let k = 0; k < c; k++) cols[col + k] = px[p + k];
+            else for (let k = 0; k < c; k++) px[p + k] += cols[col + k];
           }
         }
       }
@@ -47,26 +54,24 @@ defineJsKernel({
   name: COL2IM,
   inputNames: ['cols'],
   outShapes: (_s, a) => [[win(a).n, win(a).h, win(a).w, win(a).c]],
-  body: ([cols], _s, [dx], a) => forEachTap(win(a), (col, px, c) => {
-    for (let k = 0; k < c; k++) dx[px + k] += cols[col + k];
-  }),
+  body: ([cols], _s, [dx], a) => walk(win(a), cols, dx, false),
 });
 
 defineJsKernel({
   name: IM2COL,
   inputNames: ['x'],
   outShapes: (_s, a) => [[win(a).n * win(a).oh * win(a).ow, win(a).kh * win(a).kw * win(a).c]],
-  body: ([x], _s, [cols], a) => forEachTap(win(a), (col, px, c) => {
-    for (let k = 0; k < c; k++) cols[col + k] = x[px + k];
-  }),
+  body: ([x], _s, [cols], a) => walk(win(a), cols, x, true),
 });
 
 tf.registerGradient({ kernelName: COL2IM, gradFunc: (dy, _s, a) => ({ cols: () => runJsKernel(IM2COL, [dy as tf.Tensor], a) }) });
 tf.registerGradient({ kernelName: IM2COL, gradFunc: (dy, _s, a) => ({ x: () => runJsKernel(COL2IM, [dy as tf.Tensor], a) }) });
 
-/** Whether the GEMM formulation suits this conv: few input channels, and our JS kernels available. */
-export function gemmBackpropSuits(inChannels: number): boolean {
-  return inChannels <= 4 && jsKernelsAvailable();
+/** Whether the GEMM formulation suits this conv: few input channels, enough output channels to amortise col2im. */
+export function gemmBackpropSuits(inChannels: number, outChannels: number, strides: [number, number]): boolean {
+  // col2im costs 1/outChannels of the GEMM's multiply-adds, but in JS; a stride-1 layer has a single
+  // phase conv, which is fine unless there are many output channels to contract.
+  return inChannels <= 4 && (outChannels >= 32 || strides[0] * strides[1] > 1) && jsKernelsAvailable();
 }
 
 /** dx of a (non-depthwise) conv from dy by GEMM and col2im; exact for any padding, stride and dilation. */

@@ -26,7 +26,7 @@ export function convBackpropInput(
 ): tf.Tensor4D {
   const [n, h, w, ci] = xShape;
   const [kh, kw] = kernel.shape;
-  if (!depthwise && gemmBackpropSuits(ci)) return gemmBackpropInput(dy, kernel, xShape, strides, pad, dilations);
+  if (!depthwise && gemmBackpropSuits(ci, kernel.shape[3], strides)) return gemmBackpropInput(dy, kernel, xShape, strides, pad, dilations);
   if (strides[0] * strides[1] > MAX_PHASES) return plainBackprop(dy, kernel, xShape, strides, pad, dilations, depthwise);
   const geo = convGeometry(h, w, kh, kw, strides, dilations, pad);
   const planH = planAxis(h, dy.shape[1], kh, strides[0], dilations[0], geo.pad[0]);

@@ -129,6 +129,9 @@ export async function integratedGradients(model: LoadedModel, x: tf.Tensor4D, ta
     const delta = targetScore(model, x, target) - targetScore(model, baseline, target);
     const gap = Math.abs(attributionSum - delta) / Math.max(Math.abs(delta), 1e-12);
     return { attribution, completeness: { sum: attributionSum, delta, gap } };
+  } catch (err) {
+    (sum as tf.Tensor | null)?.dispose();
+    throw err;
   } finally {
     baseline.dispose();
     diff.dispose();

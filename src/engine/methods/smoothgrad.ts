@@ -45,16 +45,23 @@ export async function smoothGradient(model: LoadedModel, x: tf.Tensor4D, targets
   const rand = uniformRandom(o.seed ?? 0);
   let sum: tf.Tensor | null = null;
   let sumSq: tf.Tensor | null = null;
-  await inBatches(samples, batch, ctx, variance ? 'VarGrad sample' : 'SmoothGrad sample', (_start, n) => {
-    const noiseValues = gaussianArray(n * h * w * c, sigma, rand);
-    const [s, sq] = tf.tidy(() => {
-      const noisy = tf.add(x, tf.tensor4d(noiseValues, [n, h, w, c])) as tf.Tensor4D;
-      const g = noisyGradients(model, x, targets[0], noisy, o.smoothBase);
-      return [tf.sum(g, 0, true), tf.sum(tf.square(g), 0, true)];
+  try {
+    await inBatches(samples, batch, ctx, variance ? 'VarGrad sample' : 'SmoothGrad sample', (_start, n) => {
+      const noiseValues = gaussianArray(n * h * w * c, sigma, rand);
+      const [s, sq] = tf.tidy(() => {
+        const noisy = tf.add(x, tf.tensor4d(noiseValues, [n, h, w, c])) as tf.Tensor4D;
+        const g = noisyGradients(model, x, targets[0], noisy, o.smoothBase);
+        return [tf.sum(g, 0, true), tf.sum(tf.square(g), 0, true)];
+      });
+      sum = accumulate(sum, s);
+      sumSq = accumulate(sumSq, sq);
     });
-    sum = accumulate(sum, s);
-    sumSq = accumulate(sumSq, sq);
-  });
+  } catch (err) {
+    // A cancel between batches must not leak the running sums.
+    (sum as tf.Tensor | null)?.dispose();
+    (sumSq as tf.Tensor | null)?.dispose();
+    throw err;
+  }
   const total = sum as unknown as tf.Tensor;
   const totalSq = sumSq as unknown as tf.Tensor;
   const result = tf.tidy(() => {

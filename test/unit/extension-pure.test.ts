@@ -1,0 +1,143 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { mapCompareTarget } from '../../src/extension/compare';
+import { parseTarget, readSettings } from '../../src/extension/config';
+import { exportPath, imageGlob, isImagePath, modelName, panelTitle, resolveSettingPath } from '../../src/extension/paths';
+import { parseRevivedState } from '../../src/extension/revive';
+import { COLORMAPS, METHODS, PREPROCESS_PRESETS } from '../../src/shared/protocol';
+
+describe('compare: the second model\'s target', () => {
+  const tabby = { index: 2, label: 'tabby' };
+  it('uses the index when both models have the same labels', () => {
+    assert.deepEqual(mapCompareTarget(tabby, ['a', 'b', 'tabby'], ['a', 'b', 'tabby']), { target: 2 });
+  });
+  it('matches by label when the label lists differ', () => {
+    const m = mapCompareTarget(tabby, ['a', 'b', 'tabby'], ['tabby', 'dog']);
+    assert.equal(m.target, 0);
+    assert.match(m.note ?? '', /matched by label "tabby"/);
+  });
+  it('falls back to the second model\'s top-1 when it lacks the label, and says so', () => {
+    const m = mapCompareTarget(tabby, ['a', 'b', 'tabby'], ['cat', 'dog']);
+    assert.equal(m.target, undefined);
+    assert.match(m.note ?? '', /not a class of this model/);
+  });
+  it('lets the engine resolve the label when the second list is unknown', () => {
+    assert.equal(mapCompareTarget(tabby, ['a', 'b', 'tabby'], undefined).target, 'tabby');
+  });
+});
+
+describe('settings', () => {
+  const from = (values: Record<string, unknown>) => readSettings((k) => values[k]);
+  it('has defaults for everything', () => {
+    const s = from({});
+    assert.equal(s.method, 'vanilla');
+    assert.equal(s.target, undefined);
+    assert.equal(s.preprocess, undefined);
+    assert.equal(s.resize, undefined);
+    assert.deepEqual(s.display, { colormap: 'viridis', alpha: 0.5, clipPercentile: 99, reduce: 'max-abs' });
+    assert.equal(s.backend, '');
+    assert.equal(s.autoRefresh, true);
+    assert.equal(s.requestTimeoutMs, 300_000);
+  });
+  it('replaces out-of-range values by defaults or clamps them', () => {
+    const s = from({ method: 'magic', colormap: 'rainbow', alpha: 3, clipPercentile: 10, reduce: 'sum', backend: 'gpu', preprocess: 'auto', resize: 'auto', requestTimeoutSeconds: -5, autoRefresh: false });
+    assert.equal(s.method, 'vanilla');
+    assert.equal(s.display.colormap, 'viridis');
+    assert.equal(s.display.alpha, 1);
+    assert.equal(s.display.clipPercentile, 50);
+    assert.equal(s.display.reduce, 'max-abs');
+    assert.equal(s.backend, '');
+    assert.equal(s.preprocess, undefined);
+    assert.equal(s.requestTimeoutMs, 0);
+    assert.equal(s.autoRefresh, false);
+  });
+  it('passes valid choices through', () => {
+    const s = from({ method: 'guided', preprocess: 'imagenet', resize: 'center-crop', backend: 'wasm', colormap: 'jet' });
+    assert.equal(s.method, 'guided');
+    assert.equal(s.preprocess, 'imagenet');
+    assert.equal(s.resize, 'center-crop');
+    assert.equal(s.backend, 'wasm');
+    assert.equal(s.display.colormap, 'jet');
+  });
+  it('parses a target as index or label', () => {
+    assert.equal(parseTarget(''), undefined);
+    assert.equal(parseTarget('  281 '), 281);
+    assert.equal(parseTarget('tabby cat'), 'tabby cat');
+    assert.equal(parseTarget(7), 7);
+    assert.equal(parseTarget(-1), undefined);
+  });
+});
+
+describe('paths', () => {
+  it('recognises images by extension in any case', () => {
+    for (const p of ['a.png', 'b.JPG', 'c.jpeg', 'd.webp', 'e.gif', 'f.bmp', 'g.tif', 'h.TIFF']) assert.ok(isImagePath(p), p);
+    for (const p of ['model.json', 'x.onnx', 'png', 'a.png.txt']) assert.ok(!isImagePath(p), p);
+    assert.match(imageGlob(), /^\*\*\/\*\.\{png,jpg,.*PNG,JPG/);
+  });
+  it('names models and panels', () => {
+    assert.equal(modelName('/w/resnet18/model.json'), 'resnet18');
+    assert.equal(modelName('/w/nets/squeezenet.onnx'), 'squeezenet.onnx');
+    assert.equal(panelTitle('/w/img/cat.png'), 'Saliency: cat.png');
+  });
+  it('puts exports beside the image', () => {
+    assert.equal(exportPath('/w/img/cat.png', 'guided', 'png'), '/w/img/cat.guided.saliency.png');
+    assert.equal(exportPath('/w/img/cat.jpg', 'vanilla', 'npy', 'my net'), '/w/img/cat.vanilla.my_net.saliency.npy');
+  });
+  it('resolves the model setting against the workspace', () => {
+    assert.equal(resolveSettingPath('', '/w'), undefined);
+    assert.equal(resolveSettingPath('models/a/model.json', '/w'), '/w/models/a/model.json');
+    assert.equal(resolveSettingPath('/abs/m.onnx', undefined), '/abs/m.onnx');
+    assert.equal(resolveSettingPath('rel.onnx', undefined), undefined);
+  });
+});
+
+describe('reviving a panel from its saved webview state', () => {
+  it('accepts what the webview saves', () => {
+    assert.deepEqual(parseRevivedState({ imagePath: '/w/cat.png', models: ['/w/a/model.json', '/w/b.onnx'], method: 'guided', target: 3, display: {} }),
+      { imagePath: '/w/cat.png', models: ['/w/a/model.json', '/w/b.onnx'], method: 'guided', target: 3 });
+  });
+  it('rejects states that cannot describe a panel', () => {
+    for (const s of [null, 'x', {}, { imagePath: '/w/cat.png', models: [] }, { imagePath: '', models: ['/m'] }, { imagePath: '/i', models: ['/a', '/b', '/c'] }]) {
+      assert.equal(parseRevivedState(s), undefined, JSON.stringify(s));
+    }
+    assert.equal(parseRevivedState({ imagePath: '/i', models: ['/m'], method: 'nope' })?.method, undefined);
+  });
+});
+
+describe('package.json contributions', () => {
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+  const props = pkg.contributes.configuration.properties;
+  it('offers exactly the methods, colour maps and presets the protocol knows', () => {
+    assert.deepEqual(props['saliencyLens.method'].enum, [...METHODS]);
+    assert.deepEqual(props['saliencyLens.colormap'].enum, [...COLORMAPS]);
+    assert.deepEqual(props['saliencyLens.preprocess'].enum, ['auto', ...PREPROCESS_PRESETS]);
+  });
+  it('uses the defaults the extension falls back to', () => {
+    const s = readSettings((k) => props[`saliencyLens.${k}`]?.default);
+    assert.equal(props['saliencyLens.method'].default, s.method);
+    assert.equal(props['saliencyLens.colormap'].default, s.display.colormap);
+    assert.equal(props['saliencyLens.alpha'].default, s.display.alpha);
+    assert.equal(props['saliencyLens.clipPercentile'].default, s.display.clipPercentile);
+    assert.equal(props['saliencyLens.reduce'].default, s.display.reduce);
+    assert.equal(props['saliencyLens.requestTimeoutSeconds'].default * 1000, s.requestTimeoutMs);
+  });
+  it('declares every command in the "Saliency Lens" category, and every menu command', () => {
+    const ids = new Set(pkg.contributes.commands.map((c: { command: string; category: string }) => {
+      assert.equal(c.category, 'Saliency Lens');
+      return c.command;
+    }));
+    assert.deepEqual([...ids].sort(), ['saliencyLens.compareModels', 'saliencyLens.explainImage', 'saliencyLens.selectModel', 'saliencyLens.showPanel']);
+    for (const items of Object.values(pkg.contributes.menus) as { command: string }[][]) {
+      for (const item of items) assert.ok(ids.has(item.command), item.command);
+    }
+  });
+  it('shows the explorer entry exactly for image extensions', () => {
+    const when: string = pkg.contributes.menus['explorer/context'][0].when;
+    const m = /^resourceExtname =~ \/(.*)\/(\w*)$/.exec(when);
+    assert.ok(m, when);
+    const re = new RegExp(m[1], m[2]);
+    for (const ext of ['.png', '.JPG', '.jpeg', '.webp', '.gif', '.bmp', '.tif', '.tiff']) assert.ok(re.test(ext), ext);
+    for (const ext of ['.json', '.onnx', '.pngx', '.svg']) assert.ok(!re.test(ext), ext);
+  });
+});
