@@ -62,7 +62,7 @@ function dilateKernel(k: tf.Tensor4D, [dh, dw]: Pair): tf.Tensor4D {
 }
 
 interface ConvCase { x: number[]; k: number[]; s: Pair; pad: ConvPad; d: Pair }
-// Input channels <= 4 take the GEMM + col2im path, more take the phase-conv path: both are covered.
+// Few input channels with strides or many outputs take the GEMM + col2im path, the rest phase convs: both covered.
 const convCases: ConvCase[] = [
   { x: [2, 9, 11, 5], k: [3, 3, 5, 4], s: [1, 1], pad: 'same', d: [1, 1] },
   { x: [1, 9, 11, 6], k: [3, 3, 6, 4], s: [2, 2], pad: 'same', d: [1, 1] },
@@ -80,6 +80,7 @@ const convCases: ConvCase[] = [
   { x: [1, 12, 11, 3], k: [7, 7, 3, 5], s: [2, 2], pad: [[0, 0], [3, 2], [1, 3], [0, 0]], d: [1, 1] },
   { x: [1, 10, 9, 2], k: [3, 3, 2, 2], s: [1, 1], pad: 'same', d: [2, 2] },
   { x: [1, 11, 13, 1], k: [3, 2, 1, 3], s: [3, 2], pad: 'valid', d: [1, 1] },
+  { x: [1, 9, 9, 3], k: [3, 3, 3, 32], s: [1, 1], pad: [[0, 0], [2, 1], [0, 3], [0, 0]], d: [2, 2] },
 ];
 
 describe('input-gradient kernels', () => {

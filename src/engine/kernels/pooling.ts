@@ -25,21 +25,22 @@ interface PoolAttrs {
 const poolAttrs = (a: tf.NamedAttrMap): PoolAttrs => a as unknown as PoolAttrs;
 
 /**
- * Calls visit(xIndex, yIndex) for every pooling window and channel with the window's first maximum;
- * windows with no finite candidate (all NaN or padding) are skipped.
+ * For every window and channel finds the FIRST maximum (strict >, NaN and padding never win); scatter
+ * mode adds dy there into dx, gather mode reads g from there into the pooled-shaped out.
  */
-function forEachArgmax(x: Float32Array, [n, h, w, c]: number[], a: PoolAttrs, visit: (xi: number, yi: number) => void): void {
+function argmaxPass(x: Float32Array, [n, h, w, c]: number[], a: PoolAttrs, from: Float32Array, to: Float32Array, scatter: boolean): void {
+  const { kh, kw, sh, sw, pt, pl, outH, outW } = a;
   const best = new Float32Array(c);
   const where = new Int32Array(c);
   for (let b = 0; b < n; b++) {
-    for (let oh = 0; oh < a.outH; oh++) {
-      const h0 = oh * a.sh - a.pt;
+    for (let oh = 0; oh < outH; oh++) {
+      const h0 = oh * sh - pt;
       const hLo = Math.max(0, h0);
-      const hHi = Math.min(h, h0 + a.kh);
-      for (let ow = 0; ow < a.outW; ow++) {
-        const w0 = ow * a.sw - a.pl;
+      const hHi = Math.min(h, h0 + kh);
+      for (let ow = 0; ow < outW; ow++) {
+        const w0 = ow * sw - pl;
         const wLo = Math.max(0, w0);
-        const wHi = Math.min(w, w0 + a.kw);
+        const wHi = Math.min(w, w0 + kw);
         best.fill(-Infinity);
         where.fill(-1);
         for (let ih = hLo; ih < hHi; ih++) {
@@ -54,8 +55,13 @@ function forEachArgmax(x: Float32Array, [n, h, w, c]: number[], a: PoolAttrs, vi
             }
           }
         }
-        const yBase = ((b * a.outH + oh) * a.outW + ow) * c;
-        for (let ch = 0; ch < c; ch++) if (where[ch] >= 0) visit(where[ch], yBase + ch);
+        const yBase = ((b * outH + oh) * outW + ow) * c;
+        for (let ch = 0; ch < c; ch++) {
+          const xi = where[ch];
+          if (xi < 0) continue;
+          if (scatter) to[xi] += from[yBase + ch];
+          else to[yBase + ch] = from[xi];
+        }
       }
     }
   }
@@ -65,14 +71,14 @@ defineJsKernel({
   name: SCATTER,
   inputNames: ['x', 'dy'],
   outShapes: ([xShape]) => [xShape],
-  body: ([x, dy], [xShape], [dx], attrs) => forEachArgmax(x, xShape, poolAttrs(attrs), (xi, yi) => (dx[xi] += dy[yi])),
+  body: ([x, dy], [xShape], [dx], attrs) => argmaxPass(x, xShape, poolAttrs(attrs), dy, dx, true),
 });
 
 defineJsKernel({
   name: GATHER,
   inputNames: ['x', 'g'],
   outShapes: ([[n, , , c]], attrs) => [[n, attrs.outH as number, attrs.outW as number, c]],
-  body: ([x, g], [xShape], [out], attrs) => forEachArgmax(x, xShape, poolAttrs(attrs), (xi, yi) => (out[yi] = g[xi])),
+  body: ([x, g], [xShape], [out], attrs) => argmaxPass(x, xShape, poolAttrs(attrs), g, out, false),
 });
 
 // The argmax is piecewise constant in x, so x gets a zero gradient; dy and g are linear.
