@@ -1,10 +1,13 @@
 /**
  * Registers what some backends lack but input gradients need: tfjs-core's gradient table (its node
  * bundle ships none), our JS kernels, a wasm DepthwiseConv2dNativeBackpropInput, a StridedSlice gradient
- * and zero gradients for comparisons (tfjs has none on any backend), and exact resize gradients.
+ * and zero gradients for comparisons (tfjs has none on any backend), exact resize gradients, and a
+ * zero-copy Identity on wasm.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
+// Loaded before the overrides below so that its stock kernels are the ones replaced.
+import '@tensorflow/tfjs-backend-wasm';
 import { defineJsKernel, runJsBody, type JsKernelSpec } from './js_kernel';
 import './layout';
 import './pooling';
@@ -80,10 +83,34 @@ function stridedSliceGrad(dy: tf.Tensor, x: tf.Tensor, attrs: tf.NamedAttrMap): 
   });
 }
 
+/**
+ * wasm's Identity copies the tensor, and the engine clones every tensor a gradient saves: a full copy of
+ * each saved activation and weight per forward pass, which also gave saved conv weights a new identity
+ * on every pass (defeating the sub-kernel cache). Share the data instead, as the cpu backend does.
+ */
+function registerSharedIdentity(): void {
+  const stock = tf.getKernel(tf.Identity, 'wasm');
+  if (!stock || (stock as { saliencyLens?: boolean }).saliencyLens) return;
+  tf.unregisterKernel(tf.Identity, 'wasm');
+  const config = {
+    kernelName: tf.Identity,
+    backendName: 'wasm',
+    saliencyLens: true,
+    kernelFunc: ((args: { inputs: tf.NamedTensorInfoMap; backend: { incRef(dataId: object): void } }) => {
+      const x = args.inputs.x!;
+      if (x.dtype === 'string') return stock.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]);
+      args.backend.incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    }) as unknown as tf.KernelFunc,
+  };
+  tf.registerKernel(config as tf.KernelConfig);
+}
+
 let registered = false;
 
 /** Idempotently registers the missing kernels and gradients for every backend. */
 export function registerMissingKernels(): void {
+  registerSharedIdentity();
   if (registered) return;
   registered = true;
   defineJsKernel(depthwiseBackpropInput);
