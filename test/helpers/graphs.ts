@@ -1,22 +1,11 @@
 /** Test helper: small graphs in the internal representation, built directly (no file format involved). */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Graph, GraphNode, OpType } from '../../src/engine/graph/ir';
-
-/** Deterministic pseudo-random numbers (mulberry32) so tests are reproducible. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { uniformRandom } from '../../src/engine/methods/sampling';
 
 /** A tensor of the given shape with values uniform in [lo, hi), from a seed. */
 export function randomTensor(shape: number[], seed: number, lo = -1, hi = 1): tf.Tensor {
-  const rand = seededRandom(seed);
+  const rand = uniformRandom(seed);
   const size = shape.reduce((a, b) => a * b, 1);
   return tf.tensor(Float32Array.from({ length: size }, () => lo + (hi - lo) * rand()), shape);
 }

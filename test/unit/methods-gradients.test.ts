@@ -7,16 +7,7 @@ import { LoadedModel } from '../../src/engine/model';
 import { gradientTimesInput, guidedGradient, vanillaGradient } from '../../src/engine/methods/gradients';
 import { runMethod } from '../../src/engine/methods';
 import { disposeGraph } from '../../src/engine/graph/ir';
-
-function cosine(a: Float32Array | number[], b: Float32Array | number[]): number {
-  let ab = 0, aa = 0, bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  return ab / Math.sqrt(aa * bb);
-}
+import { cosine } from '../helpers/reference';
 
 /** Guided backprop written out by hand for tinyCnn: explicit forward, explicit masked backward. */
 function manualGuided(model: LoadedModel, x: tf.Tensor4D, target: number): Float32Array {
