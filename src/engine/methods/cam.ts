@@ -114,6 +114,7 @@ export interface CamOutput {
 
 /** Runs a CAM method (raw map [1,h,w,1]). */
 export async function classActivationMap(method: MethodName, model: LoadedModel, x: tf.Tensor4D, targets: number[], ctx: MethodContext): Promise<CamOutput> {
+  if (x.shape[0] !== 1) throw new Error('multi-pass methods explain one image at a time');
   const layer = ctx.options?.layer ?? defaultCamLayer(model);
   checkLayer(model, layer);
   const { A, G } = layerActivationsAndGradient(model, x, targets[0], layer);

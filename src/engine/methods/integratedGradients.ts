@@ -104,6 +104,7 @@ function targetScore(model: LoadedModel, x: tf.Tensor4D, target: number): number
 
 /** Attribution (x − x₀) ⊙ Σᵢ wᵢ ∇f(x₀ + αᵢ(x − x₀)) and its completeness gap. */
 export async function integratedGradients(model: LoadedModel, x: tf.Tensor4D, targets: number[], ctx: MethodContext): Promise<{ attribution: tf.Tensor4D; completeness: NonNullable<FaithfulnessMetrics['completeness']> }> {
+  if (x.shape[0] !== 1) throw new Error('multi-pass methods explain one image at a time');
   const o = ctx.options ?? {};
   const steps = intOption(o.steps, '--steps', 2, 10000, DEFAULT_STEPS);
   const batch = intOption(o.batch, '--batch', 1, 1024, DEFAULT_BATCH);

@@ -19,6 +19,7 @@ export function windowStarts(size: number, patch: number, stride: number): numbe
  * Returns [1, H, W, 1].
  */
 export async function occlusion(model: LoadedModel, x: tf.Tensor4D, targets: number[], ctx: MethodContext): Promise<tf.Tensor4D> {
+  if (x.shape[0] !== 1) throw new Error('multi-pass methods explain one image at a time');
   const [, H, W] = x.shape;
   const o = ctx.options ?? {};
   const patch = intOption(o.patch, '--patch', 1, Math.min(H, W), Math.max(4, Math.round(Math.min(H, W) / 7)));
