@@ -67,21 +67,6 @@ function label(n: GraphNode, shape: number[]): string {
   return `${n.op} ${at}`;
 }
 
-/** Median and minimum of `runs` timed calls after one warm-up; every result is disposed. */
-function time(f: () => tf.Tensor, runs: number): { med: number; min: number } {
-  f().dispose();
-  const ts: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    const r = f();
-    r.dataSync();
-    ts.push(performance.now() - t0);
-    r.dispose();
-  }
-  ts.sort((a, b) => a - b);
-  return { med: ts[Math.floor(ts.length / 2)], min: ts[0] };
-}
-
 function withFast<T>(fast: boolean, f: () => T): T {
   setFastGradientsEnabled(fast);
   try {
@@ -93,26 +78,42 @@ function withFast<T>(fast: boolean, f: () => T): T {
 
 const fmt = (v: number): string => v.toFixed(1).padStart(8);
 
+/** Min ms of each job over `runs` rounds, the jobs interleaved so that load spikes hit them alike. */
+function interleaved(jobs: Array<() => tf.Tensor>, runs: number): number[] {
+  const best = jobs.map(() => Infinity);
+  jobs.forEach((f) => f().dispose());
+  for (let r = 0; r < runs; r++) {
+    jobs.forEach((f, i) => {
+      const t0 = performance.now();
+      const out = f();
+      out.dataSync();
+      best[i] = Math.min(best[i], performance.now() - t0);
+      out.dispose();
+    });
+  }
+  return best;
+}
+
 function layerRow(n: GraphNode, shape: number[]): number[] {
   const x = tf.randomNormal(shape);
   const impl = (v: tf.Tensor) => OP_IMPLS[n.op]([v], n);
   const y = tf.tidy(() => impl(x));
   const dy = tf.randomNormal(y.shape);
-  const fwd = (fast: boolean) => time(() => withFast(fast, () => tf.tidy(() => impl(x))), RUNS).med;
-  const vjp = (fast: boolean) => time(() => withFast(fast, () => tf.tidy(() => tf.grad((v) => tf.sum(tf.mul(impl(v), dy)))(x))), RUNS).med;
-  const [fb, fa, vb, va] = [fwd(false), fwd(true), vjp(false), vjp(true)];
-  console.log(`${label(n, shape).padEnd(34)}${fmt(fb)}${fmt(fa)}${fmt(Math.max(0, vb - fb))}${fmt(Math.max(0, va - fa))}${(
-    (vb - fb) / Math.max(0.05, va - fa)).toFixed(1).padStart(7)}×`);
+  const fwd = (fast: boolean) => () => withFast(fast, () => tf.tidy(() => impl(x)));
+  const vjp = (fast: boolean) => () => withFast(fast, () => tf.tidy(() => tf.grad((v) => tf.sum(tf.mul(impl(v), dy)))(x)));
+  const [fb, fa, vb, va] = interleaved([fwd(false), fwd(true), vjp(false), vjp(true)], RUNS);
+  console.log(`${label(n, shape).padEnd(34)}${fmt(fb)}${fmt(fa)}${fmt(vb)}${fmt(va)}${(vb / va).toFixed(1).padStart(7)}×`);
   tf.dispose([x, y, dy]);
-  return [fb, fa, vb - fb, va - fa];
+  return [fb, fa, vb, va];
 }
 
 async function main(): Promise<void> {
   const backend = await initBackend('wasm');
-  console.log(`backend ${backend}, ${RUNS} runs per figure (median ms); before = stock tfjs gradients, after = fast kernels`);
+  console.log(`backend ${backend}, ${RUNS} runs per figure (min ms); grad = forward + input-gradient pass (vjp);`
+    + ' before = stock tfjs gradients, after = fast kernels');
   const nodes = darknetTiny();
   if (!ONLY_NET) {
-    console.log(`${'layer'.padEnd(34)}${'fwd bef'.padStart(8)}${'fwd aft'.padStart(8)}${'bwd bef'.padStart(8)}${'bwd aft'.padStart(8)}  speed-up`);
+    console.log(`${'layer'.padEnd(34)}${'fwd bef'.padStart(8)}${'fwd aft'.padStart(8)}${'grad bef'.padStart(8)}${'grad aft'.padStart(8)}  speed-up`);
     const totals = [0, 0, 0, 0];
     let shape = [1, 224, 224, 3];
     for (const n of nodes) {
@@ -132,13 +133,13 @@ async function main(): Promise<void> {
   const exec = new GraphExecutor(graph);
   const x = tf.randomNormal([1, 224, 224, 3]);
   const logit = (v: tf.Tensor) => tf.sum(tf.slice(exec.run(v).output, [0, 281], [1, 1]));
-  for (const fast of [false, true]) {
-    const runs = fast ? RUNS : Math.min(RUNS, 3);
-    const fwd = time(() => withFast(fast, () => tf.tidy(() => exec.run(x).output)), runs);
-    const grad = time(() => withFast(fast, () => tf.tidy(() => tf.grad(logit)(x))), runs);
-    console.log(`whole stack ${fast ? 'after ' : 'before'}: forward ${fwd.med.toFixed(1)} ms (min ${fwd.min.toFixed(1)}), `
-      + `input gradient ${grad.med.toFixed(1)} ms (min ${grad.min.toFixed(1)})`);
-  }
+  const stackJobs = [false, true].flatMap((fast) => [
+    () => withFast(fast, () => tf.tidy(() => exec.run(x).output)),
+    () => withFast(fast, () => tf.tidy(() => tf.grad(logit)(x))),
+  ]);
+  const [fb, gb, fa, ga] = interleaved(stackJobs, Math.max(3, Math.min(RUNS, 5)));
+  console.log(`whole stack (min ms): forward ${fb.toFixed(1)} -> ${fa.toFixed(1)}, input gradient ${gb.toFixed(1)} -> ${ga.toFixed(1)}`
+    + ` (${(gb / ga).toFixed(1)}× faster; gradient/forward ${(ga / fa).toFixed(2)})`);
   tf.dispose(x);
   clearKernelCache();
 }

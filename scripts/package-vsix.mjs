@@ -9,6 +9,12 @@ import { cpSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
+// Failures are reported in one line (the vsce output above them says more).
+process.on('uncaughtException', (err) => {
+  console.error(`package-vsix: ${err.message.split('\n')[0]}`);
+  process.exit(1);
+});
+
 const root = process.cwd();
 const require = createRequire(join(root, 'package.json'));
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
@@ -72,7 +78,8 @@ for (const mod of runtime) {
 // Sanity check: the copied sharp resolves from the engine's folder.
 require.resolve('sharp', { paths: [join(root, 'dist')] });
 
-const flags = ['--no-dependencies', '--target', target, '--allow-missing-repository', '--skip-license', '--no-update-package-json'];
+// Relative README links stay relative: the README is read from the installed extension's folder.
+const flags = ['--no-dependencies', '--target', target, '--allow-missing-repository', '--skip-license', '--no-update-package-json', '--no-rewrite-relative-links'];
 const files = execFileSync(process.execPath, [vsce, 'ls', '--no-dependencies'], { encoding: 'utf8' })
   .split('\n').map((l) => l.trim()).filter(Boolean);
 const allowed = [

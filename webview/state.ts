@@ -192,7 +192,8 @@ export function checkpointText(mtimeMs: number, now: number, locale?: string): s
 export function formatProbability(p: number): string {
   if (!Number.isFinite(p)) return '–';
   const pct = p * 100;
-  return pct >= 10 ? `${pct.toFixed(1)}%` : pct >= 0.1 ? `${pct.toFixed(2)}%` : `${pct.toExponential(1)}%`;
+  if (pct >= 99.95 && p < 1) return '>99.9%';
+  return pct >= 10 ? `${pct.toFixed(1)}%` : pct >= 0.01 ? `${pct.toFixed(2)}%` : '<0.01%';
 }
 
 function hasErrors(state: PanelState): boolean {

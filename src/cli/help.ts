@@ -15,6 +15,12 @@ Usage:
         [--occlusion-value V] [--batch N] [--seed S] [--metrics]
   saliency-lens layers [--model PATH] [--json]
   saliency-lens bench [--model PATH] [--method M|predict] [--runs N] [--json]
+  saliency-lens filters --model PATH --layer NAME [--filters 0,1,2|--count N]
+        [--objective channel|neuron|logit|probability] [--param pixel|fourier] [--steps N] [--size N]
+        [--seed S] [--out DIR] [--json] [--negative] [--flashtorch] [--optimizer adam|rms] [--lr F]
+        [--l2 F] [--tv F] [--contrast F] [--no-transforms] [--batch N] [--preprocess P]
+  saliency-lens dream IMAGE --model PATH --layer NAME [--filters 0,1,2] [--objective channel|neuron]
+        [--octaves N] [--octave-scale F] [--steps N] [--size N] [--lr F] [--seed S] [--out DIR] [--json]
 
 Without IMAGE and --model, the embedded demo image and demo model are used.
 
@@ -52,6 +58,23 @@ Method parameters:
   --batch N          internal batch of multi-pass methods (default 16)
   --seed S           seed of noise, random baselines and the randomisation check (default 0)
   --metrics          also compute deletion/insertion AUCs and the randomisation sanity check
+Feature visualisation (filters, dream):
+  --layer NAME       the layer whose filters are visualised (optional for --objective logit|probability)
+  --filters LIST     filter (channel) or class indices, e.g. 0,1,2 or 4-7; filters default: the first --count
+  --count N          filters: how many of the first filters (default 16)
+  --objective O      channel (mean activation, default), neuron (the channel at the centre), logit, probability
+  --param P          fourier (default: 1/f spectrum, decorrelated colour) or pixel
+  --steps N          filters: optimisation steps (default 128; --flashtorch 30); dream: per octave (default 20)
+  --size N           side of the square image optimised (default: the model's input size)
+  --negative         minimise the objective instead
+  --flashtorch       FlashTorch's GradientAscent: pixels, RMS step, lr 1, 30 steps, noise start, no regularisation
+  --optimizer O      adam (default) or rms (gradient / RMS(gradient) × lr; default for dream)
+  --lr F             step size (default: adam 0.05; --flashtorch 1; dream 0.02)
+  --l2 F, --tv F     L2 and total-variation penalty weights (default 0)
+  --contrast F       subtract F × the strongest other filter while optimising (default 0.5; 0 = plain objective)
+  --no-transforms    no random padding, jitter, scale and rotation (on by default; dream: jitter only)
+  --octaves N        dream: octaves (default 3); --octave-scale F: size ratio between octaves (default 1.4)
+  --batch N          filters optimised together (default 8)
   --json             print one JSON object on stdout instead of text
   --debug            print stack traces of internal errors
 

@@ -14,6 +14,7 @@ import { HELP } from './help';
 import packageJson from '../../package.json';
 import { writeExplainFigures } from './figures';
 import { benchMethod } from './bench';
+import { dreamCommand, filtersCommand } from './filters';
 
 /** The folder holding the embedded demo (media/demo), found relative to this file (dist/ or src/cli/). */
 function demoDir(): string {
@@ -144,7 +145,11 @@ async function bench(engine: Engine, args: CliArgs): Promise<void> {
   console.log(`${result.method} on ${result.model} (${result.backend}): median ${result.medianMs.toFixed(1)} ms, min ${result.minMs.toFixed(1)}, max ${result.maxMs.toFixed(1)} over ${result.runs} warm runs; load ${result.loadMs.toFixed(0)} ms; peak RSS ${result.peakRssMb.toFixed(0)} MB`);
 }
 
-const COMMANDS: Record<string, (engine: Engine, args: CliArgs) => Promise<void>> = { predict, explain, layers, bench };
+const COMMANDS: Record<string, (engine: Engine, args: CliArgs) => Promise<void>> = {
+  predict, explain, layers, bench,
+  filters: (engine, args) => filtersCommand(engine, args, modelPathOf(args)),
+  dream: (engine, args) => dreamCommand(engine, args, inputs(args).modelPath, inputs(args).imagePath),
+};
 
 async function main(argv: string[]): Promise<number> {
   let args: CliArgs | undefined;

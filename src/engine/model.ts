@@ -8,6 +8,7 @@ import { disposeGraph, type Graph } from './graph/ir';
 import { loadGraphFromFile } from './importers';
 import { readModelSettings, type ModelSettings } from './image/preprocess';
 import { loadLabels } from './labels';
+import { clearKernelCache } from './kernels/kernel_cache';
 
 /** Spatial size used when a model's input size is dynamic and nothing says otherwise. */
 export const DEFAULT_DYNAMIC_SIZE = 224;
@@ -65,9 +66,9 @@ export class LoadedModel {
       throw new BadInputError(path, 'model file not found');
     }
     const start = performance.now();
-    const graph = await loadGraphFromFile(path);
+    const settings = readModelSettings(path);
+    const graph = await loadGraphFromFile(path, { inputSize: settings.inputSize });
     try {
-      const settings = readModelSettings(path);
       return new LoadedModel(path, graph, settings, mtimeMs, performance.now() - start, labelsOverride);
     } catch (err) {
       disposeGraph(graph);
@@ -150,9 +151,10 @@ export class LoadedModel {
     });
   }
 
-  /** Frees the weights. */
+  /** Frees the weights (and the derived kernels cached for them). */
   dispose(): void {
     disposeGraph(this.graph);
+    clearKernelCache();
   }
 
   private probeClasses(): number {

@@ -3,8 +3,9 @@
  * of src/shared/protocol.ts over Node IPC with advanced serialisation (ArrayBuffers travel as they are).
  */
 import { CancelledError, isBadInput, oneLine } from '../shared/errors';
-import type { BackendName, EngineMessage, EngineRequest } from '../shared/protocol';
-import { Engine, type RequestControl } from './engine';
+import type { BackendName, EngineMessage, EngineRequest, FeatureVisRequest } from '../shared/protocol';
+import { Engine } from './engine';
+import { dream, visualizeFilters, type FeatureVisControl } from './featureVis';
 import { parseBackendName } from './backend';
 
 function send(message: EngineMessage): void {
@@ -12,15 +13,17 @@ function send(message: EngineMessage): void {
 }
 
 const cancelled = new Set<number>();
-const queue: EngineRequest[] = [];
+type AnyRequest = EngineRequest | FeatureVisRequest;
+const queue: AnyRequest[] = [];
 let running = false;
 let current: number | undefined;
 
-async function handle(engine: Engine, request: Exclude<EngineRequest, { type: 'cancel' } | { type: 'shutdown' }>): Promise<void> {
+async function handle(engine: Engine, request: Exclude<AnyRequest, { type: 'cancel' } | { type: 'shutdown' }>): Promise<void> {
   const id = request.id;
-  const control: RequestControl = {
+  const control: FeatureVisControl = {
     onProgress: (fraction, message) => send({ type: 'progress', id, fraction, message }),
     isCancelled: () => cancelled.has(id),
+    onImages: (step, steps, images) => send({ type: 'filterImages', id, step, steps, images }),
   };
   const start = performance.now();
   current = id;
@@ -41,6 +44,12 @@ async function handle(engine: Engine, request: Exclude<EngineRequest, { type: 'c
         break;
       case 'labels':
         send({ type: 'labelsResult', id, result: await engine.labels(request.params) });
+        break;
+      case 'visualizeFilters':
+        send({ type: 'visualizeFiltersResult', id, result: await visualizeFilters(engine, request.params, control) });
+        break;
+      case 'dream':
+        send({ type: 'dreamResult', id, result: await dream(engine, request.params, control) });
         break;
     }
   } catch (err) {
@@ -77,7 +86,7 @@ async function main(): Promise<void> {
     send({ type: 'log', message: `engine failed to start: ${oneLine(err)}` });
     process.exit(1);
   }
-  process.on('message', (raw: EngineRequest) => {
+  process.on('message', (raw: AnyRequest) => {
     if (raw.type === 'shutdown') {
       engine.dispose();
       process.exit(0);

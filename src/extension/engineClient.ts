@@ -4,6 +4,7 @@
  * It has no dependency on `vscode` so it can be unit-tested with a fake engine script.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { oneLine } from '../shared/errors';
 import type {
   BackendName, EngineMessage, EngineRequest, ErrorKind, ExplainResult, LayerInfo, PredictResult,
 } from '../shared/protocol';
@@ -86,7 +87,6 @@ const RESULT_TYPES = new Set(['predictResult', 'explainResult', 'layersResult', 
 
 /** Talks to one engine process at a time over Node IPC (advanced serialisation). */
 export class EngineClient {
-  private readonly opts: EngineClientOptions;
   private running: Running | undefined;
   private readonly queue: Pending[] = [];
   private current: Pending | undefined;
@@ -98,9 +98,7 @@ export class EngineClient {
   /** Number of requests sent to an engine process so far (shown in logs, used by tests). */
   requestsSent = 0;
 
-  constructor(opts: EngineClientOptions) {
-    this.opts = opts;
-  }
+  constructor(private readonly opts: EngineClientOptions) {}
 
   /** True while an engine process exists. */
   get isRunning(): boolean {
@@ -168,7 +166,7 @@ export class EngineClient {
     try {
       running = this.ensureProcess();
     } catch (err) {
-      this.finishCurrent(next, new EngineError('internal', `the engine could not be started: ${firstLine(err)}`));
+      this.finishCurrent(next, new EngineError('internal', `the engine could not be started: ${oneLine(err)}`));
       return;
     }
     running.ready.then(
@@ -194,7 +192,7 @@ export class EngineClient {
           this.pump();
           return;
         }
-        this.finishCurrent(next, err instanceof EngineError ? err : new EngineError('internal', firstLine(err)));
+        this.finishCurrent(next, err instanceof EngineError ? err : new EngineError('internal', oneLine(err)));
       },
     );
   }
@@ -393,9 +391,4 @@ export class EngineClient {
       child.kill('SIGKILL');
     }
   }
-}
-
-function firstLine(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  return text.split('\n')[0].trim() || 'unknown error';
 }

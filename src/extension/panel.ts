@@ -100,8 +100,9 @@ export class SaliencyPanel {
   /** Starts or stops comparing with a second model. */
   setCompareModel(modelPath: string | undefined): void {
     this.models = modelPath ? [this.models[0], modelPath] : [this.models[0]];
-    this.results = this.results.slice(0, this.models.length - 1);
-    this.errors = this.errors.slice(0, this.models.length - 1);
+    // The first model's results stay valid; a second slot starts empty.
+    this.results = this.results.slice(0, 1);
+    this.errors = this.errors.slice(0, 1);
     this.postContext();
   }
 

@@ -185,6 +185,96 @@ export interface LayerInfo {
   spatial: boolean;
 }
 
+/** What feature visualisation maximises: a channel's mean activation, the channel at the layer's centre, a class logit or probability. */
+export type FeatureObjective = 'channel' | 'neuron' | 'logit' | 'probability';
+/** Every feature visualisation objective. */
+export const FEATURE_OBJECTIVES: readonly FeatureObjective[] = ['channel', 'neuron', 'logit', 'probability'];
+/** How the optimised image is parameterised: plain pixels, or a 1/f-scaled Fourier spectrum with decorrelated colour. */
+export type FeatureParam = 'pixel' | 'fourier';
+
+/** Parameters of activation maximisation (filters) and DeepDream; every field has a documented default. */
+export interface FeatureVisOptions {
+  /** Default 'channel'. DeepDream without filters maximises the whole layer (mean of squared activations). */
+  objective?: FeatureObjective;
+  /** Default 'fourier' (ignored in FlashTorch mode and by DeepDream, which optimise pixels). */
+  param?: FeatureParam;
+  /** Optimisation steps (default 128; FlashTorch mode 30; DeepDream 20 per octave). */
+  steps?: number;
+  /** Side of the square image optimised (default: the model's input size). */
+  size?: number;
+  /** Seed of the start image and of the random transforms (default 0). */
+  seed?: number;
+  /** 'adam' (default) or 'rms' (FlashTorch's step: gradient / RMS(gradient) × lr). */
+  optimizer?: 'adam' | 'rms';
+  /** Step size (default: Adam 0.05; rms 1 in FlashTorch mode, 0.02 for DeepDream). */
+  lr?: number;
+  /** Weight of the L2 penalty on the image's distance from grey (default 0). */
+  l2?: number;
+  /** Weight of the total-variation penalty (default 0). */
+  tv?: number;
+  /** Random padding, jitter, scale and rotation each step (default true; false in FlashTorch mode). */
+  transforms?: boolean;
+  /**
+   * Selectivity: while optimising a channel, neuron or logit, subtract this times the strongest other channel
+   * (class) of the layer; reported values are the plain objective (default 0.5; 0 = lucid's plain objective;
+   * 0 in FlashTorch mode; not used for probabilities, which already compete).
+   */
+  contrast?: number;
+  /** Minimise the objective instead (default false). */
+  negative?: boolean;
+  /** FlashTorch-compatible: no regularisation, rms step, 30 steps, uniform noise in [150,180) before preprocessing. */
+  flashtorch?: boolean;
+  /** Filters optimised together as one batch (default 8). */
+  batch?: number;
+  /** Send intermediate images every N steps (0 = never; the engine process defaults to steps/8). */
+  imageEvery?: number;
+  /** DeepDream: number of octaves (default 3). */
+  octaves?: number;
+  /** DeepDream: size ratio between octaves (default 1.4). */
+  octaveScale?: number;
+}
+
+/** A request to visualise filters (or classes, for logit/probability objectives) of a layer. */
+export interface VisualizeFiltersParams extends ModelOptions {
+  /** Layer (node) name; optional for logit/probability objectives (the model's class scores). */
+  layer?: string;
+  /** Channel (or class) indices; default the first `count`. */
+  filters?: number[];
+  /** How many filters when `filters` is absent (default 16, capped at the layer's channels). */
+  count?: number;
+  options?: FeatureVisOptions;
+}
+
+/** A DeepDream request: start from an image and maximise a layer's (or its filters') activation. */
+export interface DreamParams extends ModelOptions {
+  imagePath: string;
+  layer: string;
+  /** One dream per listed channel; absent: one dream of the whole layer. */
+  filters?: number[];
+  options?: FeatureVisOptions;
+}
+
+/** One visualised filter: its image and the objective on the start image and on the result. */
+export interface FilterImage {
+  /** Channel or class index; null for a whole-layer dream. */
+  index: number | null;
+  before: number;
+  after: number;
+  image: RgbaImage;
+}
+
+/** The result of a visualizeFilters or dream request. */
+export interface FeatureVisResult {
+  backend: BackendName;
+  model: ModelInfo;
+  layer: string;
+  objective: FeatureObjective | 'layer';
+  param: FeatureParam | 'input';
+  steps: number;
+  filters: FilterImage[];
+  timingMs: { load: number; optimize: number };
+}
+
 /** Requests from the extension (or any client) to the engine process. */
 export type EngineRequest =
   | { type: 'predict'; id: number; params: ModelOptions & { imagePath: string; topK?: number } }
@@ -193,6 +283,15 @@ export type EngineRequest =
   | { type: 'labels'; id: number; params: ModelOptions }
   | { type: 'cancel'; id: number }
   | { type: 'shutdown' };
+
+/**
+ * Feature visualisation requests to the engine process (answered by `filterImages` messages while running,
+ * then `visualizeFiltersResult` / `dreamResult`; cancel them with `cancel`). Kept apart from EngineRequest
+ * until the extension's client maps their results.
+ */
+export type FeatureVisRequest =
+  | { type: 'visualizeFilters'; id: number; params: VisualizeFiltersParams }
+  | { type: 'dream'; id: number; params: DreamParams };
 
 /** Error categories: bad user input, cancellation, or a bug. */
 export type ErrorKind = 'bad-input' | 'cancelled' | 'internal';
@@ -206,7 +305,11 @@ export type EngineMessage =
   | { type: 'predictResult'; id: number; result: PredictResult }
   | { type: 'explainResult'; id: number; result: ExplainResult }
   | { type: 'layersResult'; id: number; result: LayerInfo[] }
-  | { type: 'labelsResult'; id: number; result: string[] };
+  | { type: 'labelsResult'; id: number; result: string[] }
+  /** Intermediate images of a visualizeFilters/dream request (every `imageEvery` steps): fills a grid live. */
+  | { type: 'filterImages'; id: number; step: number; steps: number; images: FilterImage[] }
+  | { type: 'visualizeFiltersResult'; id: number; result: FeatureVisResult }
+  | { type: 'dreamResult'; id: number; result: FeatureVisResult };
 
 /** Display settings the webview applies locally without asking the engine. */
 export interface DisplaySettings {

@@ -1,12 +1,13 @@
 /**
  * The extension in a real VS Code (code-server): install the packaged .vsix, right-click an image in the
  * explorer, explain it with the demo model, check the overlay and the top-1 label, re-colour without a new
- * engine request, and explain a corrupt image. Screenshots of every step go to test-results/e2e/.
+ * engine request, explain a corrupt image, reload the window (panels restored) and switch to high-contrast
+ * and dark themes. Screenshots of every step go to test-results/e2e/.
  * Skips when code-server is not installed, unless SALIENCY_LENS_E2E_REQUIRED=1.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Browser, Frame, Page } from 'playwright-core';
 import {
@@ -30,7 +31,7 @@ interface OverlayProbe { width: number; height: number; distinct: number; hash: 
 
 // The few DOM shapes the page-side functions use (this file compiles without the DOM library).
 interface PageCanvas { width: number; height: number; getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } }
-interface PageWindow { document: { body: { dataset: Record<string, string | undefined> }; querySelector(selector: string): PageCanvas | null } }
+interface PageWindow { document: { body: { dataset: Record<string, string | undefined>; classList: { contains(name: string): boolean } }; querySelector(selector: string): PageCanvas | null } }
 
 /** A data attribute of the webview's body (the panel exposes counters there). */
 function bodyData(frame: Frame, key: string): Promise<string | undefined> {
@@ -74,6 +75,22 @@ async function explainFromExplorer(page: Page, name: string, shot: string): Prom
   await item.click();
 }
 
+/** Runs a command from the command palette by its title. */
+async function runCommand(page: Page, title: string): Promise<void> {
+  await page.keyboard.press('Control+Shift+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(`>${title}`);
+  await quickPickItem(page, title).click();
+}
+
+/** The QuickPick row whose label is exactly `label`. */
+function quickPickItem(page: Page, label: string) {
+  const escaped = label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const exact = new RegExp(`^${escaped}$`);
+  return page.locator('.quick-input-widget .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: exact }) }).first();
+}
+
 function count(text: string, re: RegExp): number {
   return text.split('\n').filter((l) => re.test(l)).length;
 }
@@ -94,7 +111,7 @@ test('explain an image from the explorer in code-server', { timeout: 600_000 }, 
 
   run('npm', ['run', '--silent', 'package']);
   const vsix = readdirSync(ROOT).filter((f) => f.endsWith('.vsix')).map((f) => join(ROOT, f))
-    .sort((a, b) => (a < b ? 1 : -1))[0];
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
   assert.ok(vsix, 'npm run package produced a .vsix');
 
   const base = tempDir('saliency-lens-e2e-');
@@ -165,6 +182,28 @@ test('explain an image from the explorer in code-server', { timeout: 600_000 }, 
     assert.match(toastText, /corrupt\.png/);
     assert.ok(!toastText.includes('\n'), 'the notification is one line');
     await screenshot(page, '07-corrupt-image-error');
+
+    // Step 5: a window reload restores the panels (serializer + webview state): same colour map, a result.
+    await page.reload();
+    await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+    const demoTab = page.locator('.tab', { hasText: 'Saliency: demo.png' }).first();
+    await demoTab.waitFor({ state: 'visible', timeout: 60_000 });
+    await demoTab.click();
+    const revived = await waitFor('the restored demo.png panel', () => findWebviewFrame(page, '#slots', 'demo.png'), 90_000);
+    await waitFor('a result in the restored panel', async () => Number(await bodyData(revived, 'results') ?? 0) >= 1, 180_000);
+    assert.equal(await bodyData(revived, 'colormap'), 'jet', 'the panel kept its colour map');
+    assert.equal(await revived.locator('.slot[data-slot="0"] .predictions li .pred-label').first().textContent(), expectedTop1);
+    await screenshot(page, '08-restored-after-reload');
+
+    // Step 6: the panel follows the colour theme, including high contrast.
+    for (const [theme, bodyClass, shot] of [['Dark High Contrast', 'vscode-high-contrast', '09-high-contrast'], ['Dark Modern', 'vscode-dark', '10-dark-theme']]) {
+      await runCommand(page, 'Preferences: Color Theme');
+      await page.keyboard.type(theme);
+      await quickPickItem(page, theme).click();
+      await waitFor(`the panel in ${theme}`, () => revived.evaluate((c) => (globalThis as unknown as PageWindow).document.body.classList.contains(c), bodyClass), 30_000);
+      await sleep(500);
+      await screenshot(page, shot);
+    }
   } catch (err) {
     if (browser) {
       const pages = browser.contexts().flatMap((c) => c.pages());

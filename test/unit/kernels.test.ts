@@ -81,6 +81,8 @@ const convCases: ConvCase[] = [
   { x: [1, 10, 9, 2], k: [3, 3, 2, 2], s: [1, 1], pad: 'same', d: [2, 2] },
   { x: [1, 11, 13, 1], k: [3, 2, 1, 3], s: [3, 2], pad: 'valid', d: [1, 1] },
   { x: [1, 9, 9, 3], k: [3, 3, 3, 32], s: [1, 1], pad: [[0, 0], [2, 1], [0, 3], [0, 0]], d: [2, 2] },
+  // More phases than the interleave takes: the stock backprop.
+  { x: [1, 18, 18, 5], k: [9, 9, 5, 3], s: [9, 9], pad: 'valid', d: [1, 1] },
 ];
 
 describe('input-gradient kernels', () => {

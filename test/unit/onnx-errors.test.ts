@@ -79,7 +79,7 @@ describe('ONNX unsupported ops', () => {
       onnxNode('NonMaxSuppression', ['c'], ['c2'], {}, 'mystery_node'),
       onnxNode('GlobalAveragePool', ['c2'], ['y'], {}, 'pool'),
     ], [rawTensor('w', [2, 3, 3, 3], WEIGHTS)], valueInfo('x', [1, 3, 4, 4]), valueInfo('y', [1, 2, 1, 1]), 15);
-    await rejects(write(folder(), 'm.onnx', bytes), /unsupported ONNX op NonMaxSuppression \(node "mystery_node", opset 15\)/);
+    await rejects(write(folder(), 'm.onnx', bytes), /\.onnx: unsupported ONNX op NonMaxSuppression \(node "mystery_node", opset 15\)$/);
   });
 
   it('uses the output name for unnamed nodes and names custom domains', async () => {
@@ -88,7 +88,7 @@ describe('ONNX unsupported ops', () => {
       { ...onnxNode('FusedConv', ['x', 'w'], ['fused_out']), domain: 'com.microsoft' },
       onnxNode('GlobalAveragePool', ['fused_out'], ['y'], {}, 'pool'),
     ], [rawTensor('w', [2, 3, 3, 3], WEIGHTS)], valueInfo('x', [1, 3, 4, 4]), valueInfo('y', [1, 2, 1, 1]));
-    await rejects(write(dir, 'm.onnx', bytes), /unsupported ONNX op com\.microsoft\.FusedConv \(node "fused_out", opset 13\)/);
+    await rejects(write(dir, 'm.onnx', bytes), /: unsupported ONNX op com\.microsoft\.FusedConv \(node "fused_out", opset 13\)$/);
   });
 
   it('reports an unsupported attribute value with the node', async () => {
@@ -159,5 +159,17 @@ describe('ONNX external data', () => {
     await rejects(write(dir, 'missing.onnx', convModel(external('nope.bin'))), /external data "nope.bin" of tensor w: file not found/);
     await rejects(write(dir, 'offset.onnx', convModel(external('w.bin', 100))), /exceeds the file size 216/);
     await rejects(write(dir, 'length.onnx', convModel(external('w.bin', 0, 100))), /holds 100 bytes but its shape/);
+  });
+});
+
+describe('ONNX tensor bookkeeping', () => {
+  it('leaves no tensors behind after import, runs and dispose, nor after a failed import', async () => {
+    const dir = folder();
+    const good = write(dir, 'good.onnx', convModel(rawTensor('w', [2, 3, 3, 3], WEIGHTS)));
+    await outputOf(good); // warm up kernels and backend caches
+    const before = tf.memory().numTensors;
+    await outputOf(good);
+    await rejects(write(dir, 'bad.onnx', convModel(rawTensor('w', [2, 3, 3, 3], WEIGHTS.subarray(0, 7)))), /holds/);
+    assert.equal(tf.memory().numTensors, before);
   });
 });

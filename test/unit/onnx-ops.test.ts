@@ -254,6 +254,25 @@ describe('ONNX activations, softmax and resizing', () => {
   });
 });
 
+describe('ONNX opset 18 forms', () => {
+  it('takes ReduceMean axes and Pad axes as inputs', async () => {
+    const x = seededValues(3 * 4 * 4, 15);
+    const int64 = (name: string, values: number[]) => ({ name, dims: [values.length], dataType: 7, int64Data: values });
+    const graph = await load(onnxModel([
+      onnxNode('Pad', ['x', 'pads', '', 'axes'], ['p'], { mode: 'constant' }, 'pad'),
+      onnxNode('ReduceMean', ['p', 'raxes'], ['y'], { keepdims: 0 }, 'mean'),
+    ], [int64('pads', [1, 0, 1, 2]), int64('axes', [2, 3]), int64('raxes', [-1, -2])],
+    valueInfo('x', [1, 3, 4, 4]), valueInfo('y', [1, 3]), 18));
+    try {
+      // Zero padding to 6x6 then the mean over 36 positions: the sum of the 16 values over 36.
+      const expected = [0, 1, 2].map((c) => x.subarray(c * 16, c * 16 + 16).reduce((a, b) => a + b, 0) / 36);
+      assert.ok(maxRelError(run(graph, x, [1, 3, 4, 4]), expected) < 1e-6);
+    } finally {
+      disposeGraph(graph);
+    }
+  });
+});
+
 describe('ONNX inputs and names', () => {
   const convNet = (input: Record<string, unknown>, first: Array<Record<string, unknown>>, convIn: string) => onnxModel([
     ...first,

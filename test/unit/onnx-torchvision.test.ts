@@ -4,8 +4,9 @@
  * to 1e-4 relative and vanilla/guided input gradients have cosine ≥ 0.999.
  *
  * The models are too big to commit: `/usr/bin/python3 scripts/fixtures/make_onnx_fixtures.py --big-only` writes
- * them to test/fixtures/generated/onnx/ (gitignored). Without that folder these tests are skipped.
- * SALIENCY_LENS_ONNX_MODELS=resnet18,squeezenet1_1 restricts the run to some models.
+ * them to test/fixtures/generated/onnx/ (gitignored). Without that folder these tests are skipped. To keep the
+ * suite within minutes they run on wasm (unless SALIENCY_LENS_BACKEND says otherwise) and, by default, only on
+ * ResNet-18, MobileNetV2 and SqueezeNet 1.1: SALIENCY_LENS_ONNX_MODELS=all (or a comma-separated list) for more.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { disposeGraph } from '../../src/engine/graph/ir';
 import { importOnnxModel } from '../../src/engine/importers/onnx';
+import { initBackend } from '../../src/engine/backend';
 import { testBackend } from '../helpers/backend';
 import { cosine, logitsAndGradient, maxRelError, readNpy } from './onnx-support';
 
@@ -28,14 +30,18 @@ interface ManifestEntry {
 }
 
 const present = existsSync(MANIFEST);
-const wanted = (process.env.SALIENCY_LENS_ONNX_MODELS ?? '').split(',').filter(Boolean);
+const DEFAULT_MODELS = ['resnet18', 'mobilenet_v2', 'squeezenet1_1'];
+const selection = process.env.SALIENCY_LENS_ONNX_MODELS ?? '';
+const wanted = selection === 'all' ? null : selection ? selection.split(',') : DEFAULT_MODELS;
 const entries = present
   ? (JSON.parse(readFileSync(MANIFEST, 'utf8')) as { models: ManifestEntry[] }).models
-    .filter((e) => wanted.length === 0 || wanted.includes(e.name))
+    .filter((e) => wanted === null || wanted.includes(e.name))
   : [];
 
 before(async () => {
-  await testBackend();
+  // The cpu backend needs minutes per model: wasm unless a backend is asked for.
+  if (process.env.SALIENCY_LENS_BACKEND) await testBackend();
+  else await initBackend('wasm');
 });
 
 describe('ONNX torchvision classifiers', () => {

@@ -174,6 +174,8 @@ describe('webview helpers', () => {
   it('formats probabilities', () => {
     assert.equal(formatProbability(0.9876), '98.8%');
     assert.equal(formatProbability(0.0123), '1.23%');
-    assert.equal(formatProbability(0.0000123), '1.2e-3%');
+    assert.equal(formatProbability(0.0000123), '<0.01%');
+    assert.equal(formatProbability(0.99999), '>99.9%', 'an almost-sure class does not read as certain');
+    assert.equal(formatProbability(1), '100.0%');
   });
 });

@@ -184,7 +184,7 @@ function pad(x: tf.Tensor, node: GraphNode): tf.Tensor {
 
 /**
  * Interpolation weights [out, in] of one axis with the forward semantics of tf.image.resizeBilinear /
- * resizeNearestNeighbor. `ratio` (in/out) overrides the size ratio, for resizes specified by a scale factor.
+ * resizeNearestNeighbor, but with `ratio` (in/out) in place of the size ratio (resize by a scale factor).
  */
 function resizeWeights(inSize: number, outSize: number, nearest: boolean, align: boolean, half: boolean, ratio?: number): Float32Array {
   const w = new Float32Array(outSize * inSize);
@@ -214,18 +214,19 @@ function resizeLeadingAxis(x: tf.Tensor, weights: Float32Array, outSize: number)
 }
 
 function resize(x: tf.Tensor4D, node: GraphNode): tf.Tensor {
-  // Separable matrix products instead of tf.image.resize*: their gradient kernels ignore halfPixelCenters.
   const [, h, w] = x.shape;
   const [oh, ow] = pair(node.attrs.size, [h, w]);
   const align = bool(node.attrs.alignCorners, false);
   const half = bool(node.attrs.halfPixelCenters, !align);
   const nearest = node.attrs.method === 'nearest';
-  const ratio = Array.isArray(node.attrs.ratio) ? (node.attrs.ratio as number[]) : [];
+  const ratio = Array.isArray(node.attrs.ratio) ? (node.attrs.ratio as number[]) : undefined;
+  if (!ratio) return nearest ? tf.image.resizeNearestNeighbor(x, [oh, ow], align, half) : tf.image.resizeBilinear(x, [oh, ow], align, half);
+  // tf.image.resize* derive coordinates from the sizes; a fractional scale factor needs its own weights.
   return tf.tidy(() => {
     let y: tf.Tensor = tf.transpose(x, [1, 0, 2, 3]); // [H, N, W, C]
-    if (oh !== h || ratio[0] !== undefined || align) y = resizeLeadingAxis(y, resizeWeights(h, oh, nearest, align, half, ratio[0]), oh);
+    y = resizeLeadingAxis(y, resizeWeights(h, oh, nearest, align, half, ratio[0]), oh);
     y = tf.transpose(y, [2, 1, 0, 3]); // [W, N, oh, C]
-    if (ow !== w || ratio[1] !== undefined || align) y = resizeLeadingAxis(y, resizeWeights(w, ow, nearest, align, half, ratio[1]), ow);
+    y = resizeLeadingAxis(y, resizeWeights(w, ow, nearest, align, half, ratio[1]), ow);
     return tf.transpose(y, [1, 2, 0, 3]);
   });
 }

@@ -49,17 +49,23 @@ export async function importModelJson(path: string, json: unknown): Promise<Grap
 }
 
 /** The ONNX importer, loaded lazily so that TF.js-only runs never load protobufjs. */
-async function importOnnx(path: string): Promise<Graph> {
+async function importOnnx(path: string, options: LoadGraphOptions): Promise<Graph> {
   const { importOnnxModel } = await import('./onnx');
-  return importOnnxModel(path);
+  return importOnnxModel(path, options);
+}
+
+/** Options of a model load. */
+export interface LoadGraphOptions {
+  /** Spatial size for models whose input size is dynamic (ONNX fixes shapes at import). */
+  inputSize?: [number, number];
 }
 
 /** Loads a model file into the internal graph, by extension: `.onnx`, or a TF.js `model.json`. */
-export async function loadGraphFromFile(path: string): Promise<Graph> {
+export async function loadGraphFromFile(path: string, options: LoadGraphOptions = {}): Promise<Graph> {
   const ext = extname(path).toLowerCase();
   if (ext === '.onnx') {
     await checkModelFile(path);
-    return importOnnx(path);
+    return importOnnx(path, options);
   }
   if (ext === '.json') return importModelJson(path, await readModelJson(path));
   await checkModelFile(path);

@@ -98,7 +98,7 @@ function convertNodes(cx: OnnxConverter, graph: OnnxGraphProto): void {
   for (const node of graph.node) {
     cx.begin(node);
     if (node.domain !== '' && node.domain !== 'ai.onnx') {
-      cx.fail(`unsupported ONNX op ${node.domain}.${node.opType} (node "${cx.nodeName}", opset ${cx.opset})`);
+      throw new BadInputError(cx.modelPath, `unsupported ONNX op ${node.domain}.${node.opType} (node "${cx.nodeName}", opset ${cx.opset})`);
     }
     // Nodes nothing consumes (dead shape computations, unused outputs) are skipped.
     if (!node.output.some((o) => (cx.consumers.get(o) ?? 0) > 0)) continue;
@@ -121,6 +121,7 @@ function convertNodes(cx: OnnxConverter, graph: OnnxGraphProto): void {
 function graphOutput(cx: OnnxConverter, graph: OnnxGraphProto): string {
   const first = graph.output[0];
   if (!first) cx.fail('the graph has no output');
+  cx.beginGraphLevel(first.name);
   if (graph.output.length > 1) cx.notes.push(`the model has ${graph.output.length} outputs; using the first, "${first.name}"`);
   const v = cx.values.get(first.name);
   if (!v) cx.fail(`output "${first.name}" is not computed by any node`);

@@ -6,7 +6,7 @@ import { BadInputError } from '../../shared/errors';
 import type { AttrValue, OpType } from '../graph/ir';
 import { BATCH, constForLayout, transposeConst } from './onnxConst';
 import { int64, type OnnxAttributeProto, type OnnxNodeProto } from './onnxSchema';
-import { type ConstTensor, decodeTensor, type ExternalDataReader, numel } from './onnxTensors';
+import { type ConstTensor, decodeTensor, type ExternalDataReader } from './onnxTensors';
 
 /** One dimension of a tracked shape: a size, the (dynamic) batch size, or unknown. */
 export type Dim = number | 'N' | null;
@@ -158,6 +158,12 @@ export class OnnxConverter {
     this.currentName = node.name || node.output.find((o) => o) || node.opType;
   }
 
+  /** Ends node conversion: later errors are about the graph, later auxiliary nodes are named after `name`. */
+  beginGraphLevel(name: string): void {
+    this.current = undefined;
+    this.currentName = name;
+  }
+
   /** The ONNX node being converted. */
   get node(): OnnxNodeProto {
     return this.current!;
@@ -171,8 +177,8 @@ export class OnnxConverter {
   /** Throws a one-line BadInputError about the current node. */
   fail(problem: string): never {
     const n = this.current;
-    const where = n ? `node "${this.currentName}" (${n.opType}, opset ${this.opset})` : 'model';
-    throw new BadInputError(this.modelPath, `${where}: ${problem}`);
+    const where = n ? `node "${this.currentName}" (${n.opType}, opset ${this.opset}): ` : '';
+    throw new BadInputError(this.modelPath, `${where}${problem}`);
   }
 
   /** Reserves a unique IR name based on `base`. */
@@ -250,7 +256,8 @@ export class OnnxConverter {
   /** An IR tensor holding `a` with the given permutation, inserting one transpose if needed (cached). */
   withPerm(a: Activation, perm: readonly number[]): string {
     if (a.perm.every((p, i) => p === perm[i])) return a.ref;
-    const key = `${a.ref}|${perm.join(',')}`;
+    // The same IR tensor can stand for several values (a Transpose only changes the recorded layout).
+    const key = `${a.ref}|${a.perm.join(',')}|${perm.join(',')}`;
     const hit = this.layoutCache.get(key);
     if (hit) return hit;
     // internal axis j of the result must hold ONNX axis perm[j], found at internal axis a.perm.indexOf(perm[j]).
@@ -298,9 +305,4 @@ export class OnnxConverter {
 /** A constant as IR weight data (float32). */
 export function floatWeight(t: ConstTensor): WeightData {
   return { data: t.data instanceof Float32Array ? t.data : Float32Array.from(t.data), shape: [...t.dims] };
-}
-
-/** Checks that a constant has the expected number of elements. */
-export function expectNumel(cx: OnnxConverter, t: ConstTensor | undefined, n: number, what: string): void {
-  if (t && numel(t.dims) !== n) cx.fail(`${what} has ${numel(t.dims)} values, expected ${n}`);
 }

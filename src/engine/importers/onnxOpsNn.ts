@@ -276,7 +276,7 @@ const resize: OpConverter = (cx: OnnxConverter, at: Attrs) => {
     if (scales[0] !== 1 || scales[1] !== 1) cx.fail('only spatial resizing is supported');
     size = [Math.floor(h * scales[2]), Math.floor(w * scales[3])];
     // Coordinates follow the scale factor itself, which differs from the size ratio when in*scale is fractional.
-    if (false) ratio = [1 / scales[2], 1 / scales[3]];
+    if (size[0] !== h * scales[2] || size[1] !== w * scales[3]) ratio = [1 / scales[2], 1 / scales[3]];
   } else {
     cx.fail('needs 4 scales or 4 sizes');
   }

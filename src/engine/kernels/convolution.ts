@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type ConvPad, convGeometry, planAxis } from './conv_plan';
 import { MAX_PHASES, gatherTaps, interleave } from './layout';
 import { subKernel } from './kernel_cache';
-import { fastGradientsEnabled } from './js_kernel';
+import { fastGradientsEnabled, jsKernelsAvailable } from './js_kernel';
 import { gemmBackpropInput, gemmBackpropSuits } from './col2im';
 
 /** Explicit or keyword padding as tfjs conv ops take it. */
@@ -39,14 +39,15 @@ export function convBackpropInput(
       planW.phases.forEach((b, rw) => {
         if (!a || !b) return;
         let src = dy;
-        const pads = [a.padBefore, a.padAfter, b.padBefore, b.padAfter];
+        const [hTaps, wTaps, extraH, extraW] = depthwise && jsKernelsAvailable() ? squareTaps(a.taps, b.taps) : [a.taps, b.taps, 0, 0];
+        const pads = [a.padBefore, a.padAfter + extraH * a.dilation, b.padBefore, b.padAfter + extraW * b.dilation];
         if (pads.some((p) => p < 0)) {
           // Only unusual explicit paddings (wider than the kernel) need dy cropped.
           const [t, bo, l, r] = pads.map((p) => Math.max(0, -p));
           src = tf.slice(dy, [0, t, l, 0], [-1, dy.shape[1] - t - bo, dy.shape[2] - l - r, -1]);
         }
         const [t, bo, l, r] = pads.map((p) => Math.max(0, p));
-        const sub = subKernel(kernel, `taps ${a.taps}|${b.taps}|${depthwise}`, () => gatherTaps(kernel, a.taps, b.taps, !depthwise));
+        const sub = subKernel(kernel, `taps ${hTaps}|${wTaps}|${depthwise}`, () => gatherTaps(kernel, hTaps, wTaps, !depthwise));
         const dil: Pair = [a.dilation, b.dilation];
         const z = depthwise
           ? depthwiseConv2dInputGradFriendly(src, tf.reshape(sub, [sub.shape[0], sub.shape[1], sub.shape[2] * sub.shape[3], 1]) as tf.Tensor4D,
@@ -63,17 +64,25 @@ export function convBackpropInput(
   });
 }
 
+/**
+ * Pads the shorter tap list with zero taps (-1) to a square window: wasm's depthwise conv runs a 2×1
+ * kernel 10–40× slower than a 2×2 one. Returns the taps and how many zero taps each axis gained.
+ */
+function squareTaps(h: number[], w: number[]): [number[], number[], number, number] {
+  const pad = (t: number[], n: number) => [...t, ...Array.from({ length: n - t.length }, () => -1)];
+  if (h.length === w.length || Math.min(h.length, w.length) === 0) return [h, w, 0, 0];
+  const n = Math.max(h.length, w.length);
+  return [pad(h, n), pad(w, n), n - h.length, n - w.length];
+}
+
 /** The stock tfjs backprop, for strides too large to split into phases (no dilations there). */
 function plainBackprop(
   dy: tf.Tensor4D, kernel: tf.Tensor4D, xShape: number[], strides: Pair, pad: ConvPad, dilations: Pair, depthwise: boolean,
 ): tf.Tensor4D {
   const shape = xShape as [number, number, number, number];
   if (!depthwise) return tf.conv2dTranspose(dy, kernel, shape, strides, pad);
-  return tf.tidy(() => {
-    const x0 = tf.zeros(shape) as tf.Tensor4D;
-    const f = (x: tf.Tensor) => tf.depthwiseConv2d(x as tf.Tensor4D, kernel, strides, pad, 'NHWC', dilations);
-    return tf.grad(f)(x0, dy) as tf.Tensor4D;
-  });
+  const attrs = { strides, pad, dilations, inputShape: shape } as unknown as tf.NamedAttrMap;
+  return tf.engine().runKernel(tf.DepthwiseConv2dNativeBackpropInput, { dy, filter: kernel }, attrs) as tf.Tensor4D;
 }
 
 /** A 2-D convolution (NHWC) differentiable with respect to `x` only. */

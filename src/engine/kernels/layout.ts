@@ -30,6 +30,11 @@ defineJsKernel({
     let o = 0;
     for (const th of hTaps) {
       for (const tw of wTaps) {
+        // Tap -1 is a zero tap (padding a window to a shape the backend's conv handles fast).
+        if (th < 0 || tw < 0) {
+          o += a * b;
+          continue;
+        }
         const base = (th * kw + tw) * a * b;
         if (!swap) {
           copyRun(out, o, w, base, a * b);
@@ -42,7 +47,7 @@ defineJsKernel({
   },
 });
 
-/** The taps hTaps × wTaps of w [KH,KW,A,B] in that order, as [..,A,B] or with `swap` [..,B,A] (the gradient's kernel). */
+/** The taps hTaps × wTaps (-1: zero) of w [KH,KW,A,B] in order, as [..,A,B] or with `swap` [..,B,A] (the gradient's kernel). */
 export function gatherTaps(w: tf.Tensor4D, hTaps: number[], wTaps: number[], swap: boolean): tf.Tensor4D {
   if (jsKernelsAvailable()) return runJsKernel(TAPS, [w], { hTaps, wTaps, swap }) as tf.Tensor4D;
   return tf.tidy(() => {

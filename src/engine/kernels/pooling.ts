@@ -30,8 +30,8 @@ const poolAttrs = (a: tf.NamedAttrMap): PoolAttrs => a as unknown as PoolAttrs;
  */
 function argmaxPass(x: Float32Array, [n, h, w, c]: number[], a: PoolAttrs, from: Float32Array, to: Float32Array, scatter: boolean): void {
   const { kh, kw, sh, sw, pt, pl, outH, outW } = a;
-  const best = new Float32Array(c);
-  const where = new Int32Array(c);
+  // Offsets of the window's in-bounds pixels, in row-major order, relative to its first one.
+  const taps = new Int32Array(kh * kw);
   for (let b = 0; b < n; b++) {
     for (let oh = 0; oh < outH; oh++) {
       const h0 = oh * sh - pt;
@@ -41,29 +41,61 @@ function argmaxPass(x: Float32Array, [n, h, w, c]: number[], a: PoolAttrs, from:
         const w0 = ow * sw - pl;
         const wLo = Math.max(0, w0);
         const wHi = Math.min(w, w0 + kw);
-        best.fill(-Infinity);
-        where.fill(-1);
-        for (let ih = hLo; ih < hHi; ih++) {
-          for (let iw = wLo; iw < wHi; iw++) {
-            const base = ((b * h + ih) * w + iw) * c;
-            for (let ch = 0; ch < c; ch++) {
-              const v = x[base + ch];
-              if (v > best[ch]) {
-                best[ch] = v;
-                where[ch] = base + ch;
-              }
-            }
-          }
-        }
+        const first = ((b * h + hLo) * w + wLo) * c;
         const yBase = ((b * outH + oh) * outW + ow) * c;
+        if (hHi - hLo === 2 && wHi - wLo === 2) {
+          pick2x2(x, first, first + c, first + w * c, first + (w + 1) * c, yBase, c, from, to, scatter);
+          continue;
+        }
+        let nt = 0;
+        for (let ih = hLo; ih < hHi; ih++) for (let iw = wLo; iw < wHi; iw++) taps[nt++] = first + ((ih - hLo) * w + (iw - wLo)) * c;
         for (let ch = 0; ch < c; ch++) {
-          const xi = where[ch];
-          if (xi < 0) continue;
-          if (scatter) to[xi] += from[yBase + ch];
-          else to[yBase + ch] = from[xi];
+          let best = -Infinity;
+          let at = -1;
+          // Branch-free select: on real data the comparison is a coin flip the CPU cannot predict.
+          for (let t = 0; t < nt; t++) {
+            const i = taps[t] + ch;
+            const v = x[i];
+            const gt = v > best;
+            best = gt ? v : best;
+            at = gt ? i : at;
+          }
+          if (at < 0) continue;
+          if (scatter) to[at] += from[yBase + ch];
+          else to[yBase + ch] = from[at];
         }
       }
     }
+  }
+}
+
+/** The 2×2 window (the common pool) unrolled; p0..p3 are its pixels in row-major order. */
+function pick2x2(
+  x: Float32Array, p0: number, p1: number, p2: number, p3: number, yBase: number, c: number,
+  from: Float32Array, to: Float32Array, scatter: boolean,
+): void {
+  for (let ch = 0; ch < c; ch++) {
+    // Start below every value so that NaN never wins, as in the generic scan.
+    let best = -Infinity;
+    let at = -1;
+    const v0 = x[p0 + ch];
+    let gt = v0 > best;
+    best = gt ? v0 : best;
+    at = gt ? p0 + ch : at;
+    const v1 = x[p1 + ch];
+    gt = v1 > best;
+    best = gt ? v1 : best;
+    at = gt ? p1 + ch : at;
+    const v2 = x[p2 + ch];
+    gt = v2 > best;
+    best = gt ? v2 : best;
+    at = gt ? p2 + ch : at;
+    const v3 = x[p3 + ch];
+    gt = v3 > best;
+    at = gt ? p3 + ch : at;
+    if (at < 0) continue;
+    if (scatter) to[at] += from[yBase + ch];
+    else to[yBase + ch] = from[at];
   }
 }
 

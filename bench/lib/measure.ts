@@ -1,0 +1,103 @@
+/** One measurement per child process: Saliency Lens through its CLI, PyTorch through bench/torch_reference.py. */
+import { join } from 'node:path';
+import type { BenchModel } from './models';
+import { parseJsonOutput, runChild } from './proc';
+import type { Sample } from './report';
+
+/** How a method is measured. */
+export interface MethodSpec {
+  /** The --method name, shared by the CLI and torch_reference.py. */
+  id: string;
+  /**
+   * Multi-pass methods (25–50 gradients per map): one timed map per process, after the forward pass that
+   * `saliency-lens explain` runs for the prediction, instead of 2 warm-up maps + N runs.
+   */
+  heavy: boolean;
+  /** Whether bench/torch_reference.py implements it. */
+  torch: boolean;
+}
+
+/** Where and how the children run. */
+export interface MeasureContext {
+  root: string;
+  /** The bundled CLI (dist/cli.js). */
+  cli: string;
+  /** Python with torch, or undefined. */
+  python?: string;
+  /** Forced TF.js backend for our side, or undefined for the CLI's choice. */
+  backend?: string;
+  /** Timed runs per process for the cheap methods. */
+  runs: number;
+  torchThreads: number;
+  /** Image for `explain` (the demo image; the content does not change the work). */
+  image: string;
+  /** Scratch folder for the pictures `explain` writes. */
+  outDir: string;
+  timeoutMs: number;
+}
+
+const num = (v: unknown): number => (typeof v === 'number' ? v : NaN);
+
+function oursArgs(ctx: MeasureContext): string[] {
+  return ctx.backend ? ['--backend', ctx.backend] : [];
+}
+
+/** Our warm latency: `cli bench` (cheap methods) or the attribution time of `cli explain` (heavy ones). */
+export async function measureOurs(ctx: MeasureContext, model: BenchModel, method: MethodSpec): Promise<Sample> {
+  if (!method.heavy) {
+    const args = [ctx.cli, 'bench', '--model', model.path, '--method', method.id, '--runs', String(ctx.runs), '--json', ...oursArgs(ctx)];
+    const r = await runChild(process.execPath, args, { cwd: ctx.root, timeoutMs: ctx.timeoutMs });
+    const j = parseJsonOutput(r, `saliency-lens bench ${model.id} ${method.id}`);
+    return {
+      medianMs: num(j.medianMs), minMs: num(j.minMs), maxMs: num(j.maxMs), loadMs: num(j.loadMs),
+      peakRssMb: Number.isFinite(r.peakRssMb) ? r.peakRssMb : num(j.peakRssMb), backend: String(j.backend),
+      extra: { runs: j.runs, wallMs: r.wallMs },
+    };
+  }
+  const args = [ctx.cli, 'explain', ctx.image, '--model', model.path, '--method', method.id, '--json', '--out', ctx.outDir, ...oursArgs(ctx)];
+  const r = await runChild(process.execPath, args, { cwd: ctx.root, timeoutMs: ctx.timeoutMs });
+  const j = parseJsonOutput(r, `saliency-lens explain ${model.id} ${method.id}`);
+  const timing = (j.timingMs ?? {}) as Record<string, unknown>;
+  const t = num(timing.attribution);
+  return {
+    medianMs: t, minMs: t, maxMs: t, loadMs: num(timing.load), peakRssMb: r.peakRssMb, backend: String(j.backend),
+    extra: { runs: 1, wallMs: r.wallMs, layer: j.layer },
+  };
+}
+
+function torchArgs(ctx: MeasureContext, model: BenchModel, method: string, runs: number, warmup: number): string[] {
+  const args = [join(ctx.root, 'bench', 'torch_reference.py'), '--arch', model.arch, '--method', method, '--runs', String(runs),
+    '--warmup', String(warmup), '--threads', String(ctx.torchThreads)];
+  if (model.arch === 'keras') args.push('--model', model.path);
+  return args;
+}
+
+/** PyTorch's warm latency for the same model and method, with the same warm-up scheme as ours. */
+export async function measureTorch(ctx: MeasureContext, model: BenchModel, method: MethodSpec): Promise<Sample> {
+  if (!ctx.python) throw new Error('no PyTorch');
+  const args = method.heavy ? torchArgs(ctx, model, method.id, 1, 0) : torchArgs(ctx, model, method.id, ctx.runs, 2);
+  const r = await runChild(ctx.python, args, { cwd: ctx.root, timeoutMs: ctx.timeoutMs });
+  const j = parseJsonOutput(r, `torch_reference.py ${model.id} ${method.id}`);
+  return {
+    medianMs: num(j.medianMs), minMs: num(j.minMs), maxMs: num(j.maxMs), loadMs: num(j.loadMs),
+    peakRssMb: Number.isFinite(r.peakRssMb) ? r.peakRssMb : num(j.peakRssMb), backend: String(j.backend),
+    extra: { impl: j.impl, threads: j.threads, layer: j.layer, checkMaxAbsDiff: j.checkMaxAbsDiff, wallMs: r.wallMs },
+  };
+}
+
+/** Process start → first vanilla map with `saliency-lens explain --json` (the JSON is printed once the map is written). */
+export async function coldOurs(ctx: MeasureContext, model: BenchModel): Promise<{ wallMs: number; loadMs: number; inferenceMs: number; attributionMs: number }> {
+  const args = [ctx.cli, 'explain', ctx.image, '--model', model.path, '--method', 'vanilla', '--json', '--out', ctx.outDir, ...oursArgs(ctx)];
+  const r = await runChild(process.execPath, args, { cwd: ctx.root, timeoutMs: ctx.timeoutMs });
+  const j = parseJsonOutput(r, `saliency-lens explain ${model.id} (cold)`);
+  const t = (j.timingMs ?? {}) as Record<string, unknown>;
+  return { wallMs: r.firstOutputMs, loadMs: num(t.load), inferenceMs: num(t.inference), attributionMs: num(t.attribution) };
+}
+
+/** Python start → first vanilla map with torch_reference.py (import torch, build the model, forward, gradient). */
+export async function coldTorch(ctx: MeasureContext, model: BenchModel): Promise<{ wallMs: number; importMs: number; loadMs: number }> {
+  if (!ctx.python) throw new Error('no PyTorch');
+  const r = await runChild(ctx.python, [...torchArgs(ctx, model, 'vanilla', 1, 0), '--cold'], { cwd: ctx.root, timeoutMs: ctx.timeoutMs });
+  const j = parseJsonOutput(r, `torch_reference.py ${model.id} (cold)`);
+  return { wallMs: r.firstOutputMs, importMs: num(j.importMs), loadMs: num(j.loadMs) };
+}

@@ -1,0 +1,221 @@
+/** Summaries of interleaved bench rounds, the machine description, and the Markdown tables the bench prints. */
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import type { ModelFlops } from './flops';
+
+/** One process's measurement (ours or PyTorch's). */
+export interface Sample {
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+  loadMs: number;
+  peakRssMb: number;
+  backend: string;
+  extra?: Record<string, unknown>;
+}
+
+/** A model × method row: one sample per round and side. */
+export interface Row {
+  model: string;
+  method: string;
+  heavy: boolean;
+  ours: (Sample | undefined)[];
+  torch: (Sample | undefined)[];
+  errors: string[];
+  flop?: number;
+  /** Why the PyTorch side is empty, when it is. */
+  torchNote?: string;
+}
+
+/** Median of a non-empty list. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Median / min / max over rounds. */
+export interface Spread { median: number; min: number; max: number }
+
+function spread(samples: Sample[]): Spread | null {
+  if (!samples.length) return null;
+  return { median: median(samples.map((s) => s.medianMs)), min: Math.min(...samples.map((s) => s.minMs)), max: Math.max(...samples.map((s) => s.maxMs)) };
+}
+
+/** The figures of one row. */
+export interface RowSummary {
+  model: string;
+  method: string;
+  backend: string;
+  rounds: number;
+  ours: Spread | null;
+  torch: Spread | null;
+  torchImpl?: string;
+  ratio: number | null;
+  ratioMin: number | null;
+  ratioMax: number | null;
+  loadMs: number | null;
+  peakRssMb: number | null;
+  torchPeakRssMb: number | null;
+  gflopsOurs: number | null;
+  gflopsTorch: number | null;
+  flop: number | null;
+  errors: string[];
+  torchNote?: string;
+}
+
+/** Aggregates a row: medians of the per-round medians, extremes of the per-round extremes, per-round ratios. */
+export function summarise(row: Row): RowSummary {
+  const ours = row.ours.filter((s): s is Sample => !!s);
+  const torch = row.torch.filter((s): s is Sample => !!s);
+  const ratios: number[] = [];
+  row.ours.forEach((o, i) => {
+    const t = row.torch[i];
+    if (o && t) ratios.push(o.medianMs / t.medianMs);
+  });
+  const o = spread(ours);
+  const t = spread(torch);
+  const finite = (xs: number[]): number[] => xs.filter((x) => Number.isFinite(x));
+  const rss = finite(ours.map((s) => s.peakRssMb));
+  const trss = finite(torch.map((s) => s.peakRssMb));
+  return {
+    model: row.model, method: row.method, backend: ours[0]?.backend ?? '?', rounds: Math.max(ours.length, torch.length),
+    ours: o, torch: t, torchImpl: torch[0]?.extra?.impl as string | undefined,
+    ratio: o && t ? o.median / t.median : null,
+    ratioMin: ratios.length ? Math.min(...ratios) : null, ratioMax: ratios.length ? Math.max(...ratios) : null,
+    loadMs: ours.length ? median(ours.map((s) => s.loadMs)) : null,
+    peakRssMb: rss.length ? Math.max(...rss) : null, torchPeakRssMb: trss.length ? Math.max(...trss) : null,
+    gflopsOurs: o && row.flop ? row.flop / o.median / 1e6 : null,
+    gflopsTorch: t && row.flop ? row.flop / t.median / 1e6 : null,
+    flop: row.flop ?? null, errors: row.errors, torchNote: row.torchNote,
+  };
+}
+
+/** What the bench knows about the machine. */
+export interface Machine {
+  cpu: string;
+  vendor: string;
+  family: string;
+  cores: number;
+  mhz: number;
+  avx2: boolean;
+  fma: boolean;
+  avx512f: boolean;
+  node: string;
+  torch?: string;
+  loadAvgStart: number[];
+  loadAvgEnd?: number[];
+}
+
+/** CPU model, cores, clock and vector extensions from /proc/cpuinfo (os.cpus() elsewhere). */
+export function machineInfo(): Machine {
+  let info = '';
+  try {
+    info = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    /* not Linux */
+  }
+  const field = (name: string): string => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(info)?.[1]?.trim() ?? '';
+  const flags = new Set(field('flags').split(/\s+/));
+  const c = cpus();
+  return {
+    cpu: field('model name') || c[0]?.model || 'unknown', vendor: field('vendor_id'), family: field('cpu family'),
+    cores: c.length, mhz: Number(field('cpu MHz')) || c[0]?.speed || 0,
+    avx2: flags.has('avx2'), fma: flags.has('fma'), avx512f: flags.has('avx512f'), node: process.version,
+    loadAvgStart: loadavg(),
+  };
+}
+
+/** Theoretical FP32 peaks, GFLOP/s. */
+export interface Peaks {
+  /** One thread of WebAssembly SIMD128 (4 lanes, no FMA: separate multiply and add). */
+  wasm1: number;
+  /** All cores with 256-bit FMA (2 FMA pipes per core). */
+  avx2All: number;
+  /** All cores with full-width AVX-512 FMA, when the CPU has AVX-512. */
+  avx512All?: number;
+}
+
+/**
+ * Peaks at the clock /proc/cpuinfo reports. wasm: 4 lanes × (2 multiplies + 2 adds) per cycle on AMD Zen's
+ * four FP pipes (8 on cores with two FMA ports). AVX2: 2 pipes × 8 lanes × 2 (FMA) = 32 FLOP/cycle/core.
+ */
+export function machinePeaks(m: Machine): Peaks {
+  const ghz = m.mhz / 1000;
+  const wasmPerCycle = m.vendor === 'AuthenticAMD' ? 16 : 8;
+  return {
+    wasm1: wasmPerCycle * ghz,
+    avx2All: m.avx2 && m.fma ? m.cores * 32 * ghz : m.cores * 8 * ghz,
+    avx512All: m.avx512f ? m.cores * 64 * ghz : undefined,
+  };
+}
+
+const ms = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const range = (s: Spread | null): string => (s ? `${ms(s.median)} (${ms(s.min)}–${ms(s.max)})` : '—');
+const ratio = (r: RowSummary): string => {
+  if (r.ratio === null) return '—';
+  const sp = r.ratioMin !== null && r.ratioMax !== null && r.rounds > 1 ? ` (${r.ratioMin.toFixed(2)}–${r.ratioMax.toFixed(2)})` : '';
+  return `${r.ratio.toFixed(2)}×${sp}`;
+};
+
+function table(head: string[], rows: string[][]): string {
+  return [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+/** The main table: latency, PyTorch, ratio, load and memory per model × method. */
+export function latencyTable(rows: RowSummary[]): string {
+  return table(
+    ['model', 'method', 'backend', 'ours ms median (min–max)', 'PyTorch ms median (min–max)', 'ours/PyTorch (spread)', 'rounds', 'load ms', 'peak RSS MB'],
+    rows.map((r) => [
+      r.model, r.method, r.backend, range(r.ours), r.torch ? range(r.torch) : r.torchNote ?? '—', ratio(r), String(r.rounds),
+      r.loadMs === null ? '—' : r.loadMs.toFixed(0), r.peakRssMb === null ? '—' : r.peakRssMb.toFixed(0),
+    ]),
+  );
+}
+
+/** Achieved GFLOP/s of each row against the machine's peaks. */
+export function limitsTable(rows: RowSummary[], peaks: Peaks): string {
+  const pct = (x: number | null, peak: number): string => (x === null ? '—' : `${x.toFixed(1)} (${((100 * x) / peak).toFixed(0)}%)`);
+  return table(
+    ['model', 'method', 'GFLOP per map', 'ours GFLOP/s (% of 1-thread wasm peak)', 'PyTorch GFLOP/s (% of all-core AVX2 peak)'],
+    rows.filter((r) => r.flop).map((r) => [
+      r.model, r.method, (r.flop! / 1e9).toFixed(2), pct(r.gflopsOurs, peaks.wasm1), pct(r.gflopsTorch, peaks.avx2All),
+    ]),
+  );
+}
+
+/** Per-model MAC counts. */
+export function modelTable(models: { id: string; flops?: ModelFlops }[]): string {
+  return table(
+    ['model', 'input', 'forward GMAC', 'conv / depthwise / dense', 'conv-like nodes', 'other nodes'],
+    models.filter((m) => m.flops).map(({ id, flops: f }) => [
+      id, f!.inputShape.join('×'), (f!.macs / 1e9).toFixed(3),
+      [f!.convMacs, f!.depthwiseMacs, f!.denseMacs].map((x) => `${((100 * x) / f!.macs).toFixed(0)}%`).join(' / '),
+      String(f!.convNodes), String(f!.otherNodes),
+    ]),
+  );
+}
+
+/** One cold-start measurement: process start to the first map. */
+export interface ColdResult {
+  model: string;
+  ours: { wallMs: number; loadMs: number; inferenceMs: number; attributionMs: number }[];
+  torch: { wallMs: number; importMs: number; loadMs: number }[];
+  errors: string[];
+}
+
+/** The cold-start table. */
+export function coldTable(cold: ColdResult[]): string {
+  const sp = (xs: number[]): string => (xs.length ? `${ms(median(xs))} (${ms(Math.min(...xs))}–${ms(Math.max(...xs))})` : '—');
+  const med = (xs: number[]): string => (xs.length ? ms(median(xs)) : '—');
+  return table(
+    ['model', 'ours: start → first map, ms median (min–max)', 'of which load / predict / vanilla ms', 'PyTorch: start → first map, ms', 'of which import torch / build ms', 'reps'],
+    cold.map((c) => [
+      c.model, sp(c.ours.map((o) => o.wallMs)),
+      `${med(c.ours.map((o) => o.loadMs))} / ${med(c.ours.map((o) => o.inferenceMs))} / ${med(c.ours.map((o) => o.attributionMs))}`,
+      sp(c.torch.map((t) => t.wallMs)),
+      c.torch.length ? `${med(c.torch.map((t) => t.importMs))} / ${med(c.torch.map((t) => t.loadMs))}` : '—',
+      String(Math.max(c.ours.length, c.torch.length)),
+    ]),
+  );
+}

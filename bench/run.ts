@@ -1,0 +1,242 @@
+/**
+ * `npm run bench`: warm and cold latency, load time and peak RSS of Saliency Lens per model × method, next to
+ * PyTorch on the same machine in the same run, interleaved round by round (see docs/performance.md).
+ *
+ *   node --import tsx bench/run.ts [--runs N] [--rounds R] [--budget SECONDS] [--models a,b] [--methods a,b]
+ *       [--cold-reps N] [--no-torch] [--torch-threads N] [--python PATH] [--cli PATH] [--backend B]
+ *       [--no-generate] [--json] [--json-out FILE]
+ *
+ * Environment: BENCH_RUNS, BENCH_ROUNDS, BENCH_BUDGET_S, BENCH_MODELS, BENCH_METHODS, BENCH_PYTHON,
+ * BENCH_DARKNET (folder of darknet-tiny). Progress goes to stderr; the tables (or --json) to stdout.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { METHODS } from '../src/shared/protocol';
+import { countModelFlops, methodFlops, type ModelFlops } from './lib/flops';
+import { coldOurs, coldTorch, measureOurs, measureTorch, type MeasureContext, type MethodSpec } from './lib/measure';
+import { MODEL_IDS, findModels, findTorch, type BenchModel } from './lib/models';
+import {
+  coldTable, latencyTable, limitsTable, machineInfo, machinePeaks, modelTable, summarise, type ColdResult, type Row,
+} from './lib/report';
+
+const ROOT = resolve(__dirname, '..');
+
+/** Methods in table order. SmoothGrad and IG use the engine's defaults: 25 samples, 50 steps, batches of 16. */
+const METHOD_SPECS: MethodSpec[] = [
+  { id: 'predict', heavy: false, torch: true },
+  { id: 'vanilla', heavy: false, torch: true },
+  { id: 'guided', heavy: false, torch: true },
+  { id: 'smoothgrad', heavy: true, torch: true },
+  { id: 'integrated-gradients', heavy: true, torch: true },
+  { id: 'gradcam', heavy: false, torch: true },
+];
+// Hook for activation maximisation: measured (without a PyTorch column) as soon as the engine lists it.
+const ACTMAX = (METHODS as readonly string[]).find((m) => /activation|actmax|maximi[sz]/i.test(m));
+if (ACTMAX) METHOD_SPECS.push({ id: ACTMAX, heavy: true, torch: false });
+
+const { values: opt } = parseArgs({
+  options: {
+    runs: { type: 'string' }, rounds: { type: 'string' }, budget: { type: 'string' }, models: { type: 'string' },
+    methods: { type: 'string' }, 'cold-reps': { type: 'string' }, 'no-torch': { type: 'boolean' },
+    'torch-threads': { type: 'string' }, python: { type: 'string' }, cli: { type: 'string' }, backend: { type: 'string' },
+    'no-generate': { type: 'boolean' }, json: { type: 'boolean' }, 'json-out': { type: 'string' }, help: { type: 'boolean' },
+  },
+});
+
+function intOpt(value: string | undefined, env: string, fallback: number, min = 1): number {
+  const raw = value ?? process.env[env];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`bench: ${value !== undefined ? 'option' : env} must be an integer ≥ ${min} (got ${raw})`);
+  return n;
+}
+
+function listOpt(value: string | undefined, env: string, all: readonly string[], what: string): string[] {
+  const raw = value ?? process.env[env];
+  if (!raw) return [...all];
+  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = list.filter((x) => !all.includes(x));
+  if (unknown.length) throw new Error(`bench: unknown ${what} ${unknown.join(', ')} (available: ${all.join(', ')})`);
+  return list;
+}
+
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+const fmt = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
+
+async function main(): Promise<void> {
+  if (opt.help) {
+    process.stdout.write(`${(/\/\*\*([\s\S]*?)\*\//.exec(readFileSync(__filename, 'utf8'))?.[1] ?? '').replace(/^ \* ?/gm, '')}\n`);
+    return;
+  }
+  const runs = intOpt(opt.runs, 'BENCH_RUNS', 5);
+  const rounds = intOpt(opt.rounds, 'BENCH_ROUNDS', 3);
+  const budgetS = intOpt(opt.budget, 'BENCH_BUDGET_S', 600);
+  const torchThreads = intOpt(opt['torch-threads'], 'BENCH_TORCH_THREADS', 2);
+  const wantedModels = new Set(listOpt(opt.models, 'BENCH_MODELS', MODEL_IDS, 'model'));
+  const wantedMethods = listOpt(opt.methods, 'BENCH_METHODS', METHOD_SPECS.map((m) => m.id), 'method');
+  const methods = METHOD_SPECS.filter((m) => wantedMethods.includes(m.id));
+  const machine = machineInfo();
+
+  let python: string | undefined;
+  let torchReason = '--no-torch given';
+  if (!opt['no-torch']) {
+    const t = await findTorch(opt.python ?? process.env.BENCH_PYTHON ?? '/usr/bin/python3');
+    python = t.python;
+    machine.torch = t.version;
+    torchReason = t.reason ?? '';
+    log(python ? `PyTorch ${t.version} (${python}), ${torchThreads} threads` : `PyTorch columns skipped: ${torchReason}`);
+  }
+  const { models, skipped } = await findModels({ root: ROOT, wanted: wantedModels, python, generate: !opt['no-generate'], log });
+  for (const s of skipped) log(`skipped ${s}`);
+  if (!models.length) throw new Error('bench: no model to measure');
+
+  const flops = new Map<string, ModelFlops>();
+  for (const m of models) {
+    try {
+      flops.set(m.id, await countModelFlops(m.path));
+    } catch (err) {
+      log(`MAC count of ${m.id} failed: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+
+  const outDir = mkdtempSync(join(tmpdir(), 'saliency-bench-'));
+  const ctx: MeasureContext = {
+    root: ROOT, cli: resolve(ROOT, opt.cli ?? join('dist', 'cli.js')), python, backend: opt.backend, runs, torchThreads,
+    image: join(ROOT, 'media', 'demo', 'demo.png'), outDir, timeoutMs: 20 * 60_000,
+  };
+  const work = { samples: 25, steps: 50 };
+  const rows: Row[] = [];
+  for (const m of models) {
+    for (const spec of methods) {
+      const f = flops.get(m.id);
+      rows.push({
+        model: m.id, method: spec.id, heavy: spec.heavy, ours: [], torch: [], errors: [],
+        flop: f ? methodFlops(spec.id, f, work) : undefined,
+        torchNote: !python ? 'skipped (no PyTorch)' : spec.torch ? undefined : 'no PyTorch counterpart',
+      });
+    }
+  }
+  const modelOf = (id: string): BenchModel => models.find((m) => m.id === id)!;
+  const specOf = (id: string): MethodSpec => methods.find((m) => m.id === id)!;
+
+  const start = performance.now();
+  const elapsedS = (): number => (performance.now() - start) / 1000;
+  const estimateS = new Map<Row, number>();
+  const notes: string[] = [];
+  let cold: ColdResult[] = [];
+  log(`machine: ${machine.cpu} (family ${machine.family}), ${machine.cores} cores, Node ${machine.node}, load average ${machine.loadAvgStart.map((x) => x.toFixed(1)).join(' ')}`);
+  log(`measuring ${rows.length} rows × up to ${rounds} rounds (${runs} warm runs per process for single-pass methods), budget ${budgetS} s`);
+
+  for (let round = 0; round < rounds; round++) {
+    for (const row of rows) {
+      if (row.errors.length && !row.ours.some(Boolean)) continue;
+      const est = estimateS.get(row) ?? 0;
+      if (round > 0 && elapsedS() + est > budgetS) continue;
+      const t0 = performance.now();
+      const model = modelOf(row.model);
+      const spec = specOf(row.method);
+      const doOurs = async (): Promise<void> => {
+        try {
+          row.ours[round] = await measureOurs(ctx, model, spec);
+        } catch (err) {
+          row.errors.push(`ours: ${(err as Error).message}`);
+        }
+      };
+      const doTorch = async (): Promise<void> => {
+        if (!python || !spec.torch) return;
+        try {
+          row.torch[round] = await measureTorch(ctx, model, spec);
+        } catch (err) {
+          row.errors.push(`PyTorch: ${(err as Error).message}`);
+        }
+      };
+      // Alternate which side goes first, so that a slow drift of the machine's load does not favour one.
+      if (round % 2 === 0) {
+        await doOurs();
+        await doTorch();
+      } else {
+        await doTorch();
+        await doOurs();
+      }
+      if (round === 0) estimateS.set(row, (performance.now() - t0) / 1000);
+      const o = row.ours[round];
+      const t = row.torch[round];
+      log(`[round ${round + 1}, ${elapsedS().toFixed(0)} s] ${row.model} ${row.method}: ours ${o ? `${fmt(o.medianMs)} ms` : 'failed'}` +
+        `${t ? `, PyTorch ${fmt(t.medianMs)} ms${o ? ` (${(o.medianMs / t.medianMs).toFixed(2)}×)` : ''}` : ''}`);
+    }
+    if (round === 0) cold = await measureCold(ctx, models, budgetS, elapsedS);
+  }
+  const skippedRounds = rows.filter((r) => Math.max(r.ours.filter(Boolean).length, r.torch.filter(Boolean).length) < rounds && !r.errors.length);
+  if (skippedRounds.length) notes.push(`${skippedRounds.length} rows got fewer than ${rounds} rounds: the ${budgetS} s budget was reached (raise it with --budget / BENCH_BUDGET_S)`);
+  rmSync(outDir, { recursive: true, force: true });
+
+  machine.loadAvgEnd = loadavg();
+  const loaded = Math.max(machine.loadAvgStart[0], machine.loadAvgEnd[0]) > machine.cores * 0.75;
+  if (loaded) notes.push(`the machine was loaded (1-minute load average ${machine.loadAvgStart[0].toFixed(1)} at the start, ${machine.loadAvgEnd[0].toFixed(1)} at the end, on ${machine.cores} cores): figures are noisy, and multi-threaded PyTorch suffers more from competing processes than single-threaded wasm`);
+  const summaries = rows.map(summarise);
+  const peaks = machinePeaks(machine);
+  const torchImpls = [...new Set(summaries.map((s) => (s.torchImpl ? `${s.model}: ${s.torchImpl}` : '')).filter(Boolean))];
+  const report = {
+    machine, peaks, config: { runs, rounds, budgetS, torchThreads, cli: ctx.cli, backend: opt.backend ?? 'auto', heavyMethods: methods.filter((m) => m.heavy).map((m) => m.id), samples: work.samples, steps: work.steps, batch: 16 },
+    models: models.map((m) => ({ ...m, flops: flops.get(m.id) })), skipped, torch: python ? { python, version: machine.torch, threads: torchThreads, impls: torchImpls } : { skipped: torchReason },
+    rows: summaries, rounds: rows.map((r) => ({ model: r.model, method: r.method, ours: r.ours, torch: r.torch })), cold, notes,
+    elapsedS: elapsedS(),
+  };
+  if (opt['json-out']) writeFileSync(resolve(opt['json-out']), `${JSON.stringify(report, null, 2)}\n`);
+  if (opt.json) {
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    return;
+  }
+  const out: string[] = [];
+  out.push(`Saliency Lens bench — ${machine.cpu} (family ${machine.family}, ${(machine.mhz / 1000).toFixed(2)} GHz nominal), ${machine.cores} cores, Node ${machine.node}` +
+    `${python ? `, PyTorch ${machine.torch} (${torchThreads} threads)` : ''}; ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${elapsedS().toFixed(0)} s`);
+  out.push('', '### Warm latency (one map, batch 1, after warm-up)', '', latencyTable(summaries));
+  out.push('', `Single-pass methods: median of per-process medians over the rounds (each process: 2 warm-up maps, then ${runs} timed); ` +
+    'SmoothGrad (25 samples) and Integrated Gradients (50 steps), batches of 16: one map per process after one forward pass, median over rounds. ' +
+    'ours/PyTorch: ratio of the medians (min–max of the per-round ratios). Peak RSS: the process high-water mark.');
+  if (cold.length) out.push('', '### Cold start (process start → first vanilla map)', '', coldTable(cold));
+  out.push('', '### What limits the ratios', '', modelTable(models.map((m) => ({ id: m.id, flops: flops.get(m.id) }))), '', limitsTable(summaries, peaks));
+  out.push('', `Peaks at ${(machine.mhz / 1000).toFixed(2)} GHz: one wasm SIMD128 thread ${peaks.wasm1.toFixed(0)} GFLOP/s (no FMA: 4 lanes × 2 multiplies + 2 adds per cycle); ` +
+    `${machine.cores} cores AVX2 FMA ${peaks.avx2All.toFixed(0)} GFLOP/s${peaks.avx512All ? `; full-width AVX-512 would be ${peaks.avx512All.toFixed(0)}` : ''}. ` +
+    'FLOPs count only convolutions and dense layers (a gradient ≈ 2 forwards: no weight gradients).');
+  if (torchImpls.length) out.push('', `PyTorch implementations: ${torchImpls.join('; ')}.`);
+  for (const s of skipped) out.push(`- skipped ${s}`);
+  for (const r of summaries) for (const e of r.errors) out.push(`- ${r.model} ${r.method}: ${e}`);
+  for (const c of cold) for (const e of c.errors) out.push(`- cold ${c.model}: ${e}`);
+  for (const n of notes) out.push(`- note: ${n}`);
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+/** Cold starts, ours and PyTorch's alternately; repetitions drop to one when the budget is nearly spent. */
+async function measureCold(ctx: MeasureContext, models: BenchModel[], budgetS: number, elapsedS: () => number): Promise<ColdResult[]> {
+  const results: ColdResult[] = [];
+  for (const model of models) {
+    const c: ColdResult = { model: model.id, ours: [], torch: [], errors: [] };
+    const reps = elapsedS() > budgetS * 0.5 ? 1 : model.coldReps;
+    for (let i = 0; i < reps; i++) {
+      try {
+        c.ours.push(await coldOurs(ctx, model));
+      } catch (err) {
+        c.errors.push(`ours: ${(err as Error).message}`);
+        break;
+      }
+      if (!ctx.python) continue;
+      try {
+        c.torch.push(await coldTorch(ctx, model));
+      } catch (err) {
+        c.errors.push(`PyTorch: ${(err as Error).message}`);
+      }
+    }
+    const o = c.ours.map((x) => x.wallMs);
+    log(`[cold, ${elapsedS().toFixed(0)} s] ${model.id}: ours ${o.map(fmt).join(', ')} ms; PyTorch ${c.torch.map((x) => fmt(x.wallMs)).join(', ') || '—'} ms`);
+    results.push(c);
+  }
+  return results;
+}
+
+main().catch((err: unknown) => {
+  log((err as Error).message);
+  process.exitCode = 1;
+});
