@@ -3,11 +3,11 @@
  * PyTorch on the same machine in the same run, interleaved round by round (see docs/performance.md).
  *
  *   node --import tsx bench/run.ts [--runs N] [--rounds R] [--budget SECONDS] [--models a,b] [--methods a,b]
- *       [--cold-reps N] [--no-torch] [--torch-threads N] [--python PATH] [--cli PATH] [--backend B]
- *       [--no-generate] [--json] [--json-out FILE]
+ *       [--no-torch] [--torch-threads N] [--python PATH] [--cli PATH] [--backend B] [--ghz F]
+ *       [--no-generate] [--heavy-warm] [--json] [--json-out FILE]
  *
- * Environment: BENCH_RUNS, BENCH_ROUNDS, BENCH_BUDGET_S, BENCH_MODELS, BENCH_METHODS, BENCH_PYTHON,
- * BENCH_DARKNET (folder of darknet-tiny). Progress goes to stderr; the tables (or --json) to stdout.
+ * Environment: BENCH_RUNS, BENCH_ROUNDS, BENCH_BUDGET_S, BENCH_MODELS, BENCH_METHODS, BENCH_PYTHON, BENCH_GHZ,
+ * BENCH_HEAVY_WARM=1, BENCH_DARKNET (folder of darknet-tiny). Progress goes to stderr; the tables (or --json) to stdout.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -39,9 +39,9 @@ if (ACTMAX) METHOD_SPECS.push({ id: ACTMAX, heavy: true, torch: false });
 const { values: opt } = parseArgs({
   options: {
     runs: { type: 'string' }, rounds: { type: 'string' }, budget: { type: 'string' }, models: { type: 'string' },
-    methods: { type: 'string' }, 'cold-reps': { type: 'string' }, 'no-torch': { type: 'boolean' },
-    'torch-threads': { type: 'string' }, python: { type: 'string' }, cli: { type: 'string' }, backend: { type: 'string' },
-    'no-generate': { type: 'boolean' }, json: { type: 'boolean' }, 'json-out': { type: 'string' }, help: { type: 'boolean' },
+    methods: { type: 'string' }, 'no-torch': { type: 'boolean' },
+    'torch-threads': { type: 'string' }, ghz: { type: 'string' }, python: { type: 'string' }, cli: { type: 'string' }, backend: { type: 'string' },
+    'no-generate': { type: 'boolean' }, 'heavy-warm': { type: 'boolean' }, json: { type: 'boolean' }, 'json-out': { type: 'string' }, help: { type: 'boolean' },
   },
 });
 
@@ -77,7 +77,10 @@ async function main(): Promise<void> {
   const wantedModels = new Set(listOpt(opt.models, 'BENCH_MODELS', MODEL_IDS, 'model'));
   const wantedMethods = listOpt(opt.methods, 'BENCH_METHODS', METHOD_SPECS.map((m) => m.id), 'method');
   const methods = METHOD_SPECS.filter((m) => wantedMethods.includes(m.id));
-  const machine = machineInfo();
+  const ghzRaw = opt.ghz ?? process.env.BENCH_GHZ;
+  const ghz = ghzRaw ? Number(ghzRaw) : undefined;
+  if (ghz !== undefined && !(ghz > 0.1 && ghz < 10)) throw new Error(`bench: --ghz must be a clock in GHz (got ${ghzRaw})`);
+  const machine = machineInfo(ghz);
 
   let python: string | undefined;
   let torchReason = '--no-torch given';
@@ -105,6 +108,7 @@ async function main(): Promise<void> {
   const ctx: MeasureContext = {
     root: ROOT, cli: resolve(ROOT, opt.cli ?? join('dist', 'cli.js')), python, backend: opt.backend, runs, torchThreads,
     image: join(ROOT, 'media', 'demo', 'demo.png'), outDir, timeoutMs: 20 * 60_000,
+    heavyWarm: !!opt['heavy-warm'] || process.env.BENCH_HEAVY_WARM === '1',
   };
   const work = { samples: 25, steps: 50 };
   const rows: Row[] = [];
@@ -125,10 +129,11 @@ async function main(): Promise<void> {
   const elapsedS = (): number => (performance.now() - start) / 1000;
   const estimateS = new Map<Row, number>();
   const notes: string[] = [];
-  let cold: ColdResult[] = [];
   log(`machine: ${machine.cpu} (family ${machine.family}), ${machine.cores} cores, Node ${machine.node}, load average ${machine.loadAvgStart.map((x) => x.toFixed(1)).join(' ')}`);
   log(`measuring ${rows.length} rows × up to ${rounds} rounds (${runs} warm runs per process for single-pass methods), budget ${budgetS} s`);
 
+  // Cold starts first (the MAC count above has already read every model file, so the page cache is warm).
+  const cold = await measureCold(ctx, models);
   for (let round = 0; round < rounds; round++) {
     for (const row of rows) {
       if (row.errors.length && !row.ours.some(Boolean)) continue;
@@ -166,7 +171,6 @@ async function main(): Promise<void> {
       log(`[round ${round + 1}, ${elapsedS().toFixed(0)} s] ${row.model} ${row.method}: ours ${o ? `${fmt(o.medianMs)} ms` : 'failed'}` +
         `${t ? `, PyTorch ${fmt(t.medianMs)} ms${o ? ` (${(o.medianMs / t.medianMs).toFixed(2)}×)` : ''}` : ''}`);
     }
-    if (round === 0) cold = await measureCold(ctx, models, budgetS, elapsedS);
   }
   const skippedRounds = rows.filter((r) => Math.max(r.ours.filter(Boolean).length, r.torch.filter(Boolean).length) < rounds && !r.errors.length);
   if (skippedRounds.length) notes.push(`${skippedRounds.length} rows got fewer than ${rounds} rounds: the ${budgetS} s budget was reached (raise it with --budget / BENCH_BUDGET_S)`);
@@ -194,12 +198,13 @@ async function main(): Promise<void> {
     `${python ? `, PyTorch ${machine.torch} (${torchThreads} threads)` : ''}; ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${elapsedS().toFixed(0)} s`);
   out.push('', '### Warm latency (one map, batch 1, after warm-up)', '', latencyTable(summaries));
   out.push('', `Single-pass methods: median of per-process medians over the rounds (each process: 2 warm-up maps, then ${runs} timed); ` +
-    'SmoothGrad (25 samples) and Integrated Gradients (50 steps), batches of 16: one map per process after one forward pass, median over rounds. ' +
+    `SmoothGrad (25 samples) and Integrated Gradients (50 steps), batches of 16: ${ctx.heavyWarm ? '2 warm-up maps, then one timed' : 'the first map of a fresh process after one forward pass (first-call costs included, on both sides; --heavy-warm for warm figures)'}, median over rounds. ` +
     'ours/PyTorch: ratio of the medians (min–max of the per-round ratios). Peak RSS: the process high-water mark.');
   if (cold.length) out.push('', '### Cold start (process start → first vanilla map)', '', coldTable(cold));
   out.push('', '### What limits the ratios', '', modelTable(models.map((m) => ({ id: m.id, flops: flops.get(m.id) }))), '', limitsTable(summaries, peaks));
-  out.push('', `Peaks at ${(machine.mhz / 1000).toFixed(2)} GHz: one wasm SIMD128 thread ${peaks.wasm1.toFixed(0)} GFLOP/s (no FMA: 4 lanes × 2 multiplies + 2 adds per cycle); ` +
-    `${machine.cores} cores AVX2 FMA ${peaks.avx2All.toFixed(0)} GFLOP/s${peaks.avx512All ? `; full-width AVX-512 would be ${peaks.avx512All.toFixed(0)}` : ''}. ` +
+  out.push('', `Peaks at ${(machine.mhz / 1000).toFixed(2)} GHz (${machine.clockSource === 'given' ? 'given with --ghz' : '/proc/cpuinfo, often the nominal clock: pass the boost clock with --ghz'}): ` +
+    `one wasm SIMD128 thread ${peaks.wasm1.toFixed(0)} GFLOP/s (no FMA: 4 lanes × (2 multiplies + 2 adds) per cycle); ` +
+    `${machine.cores} cores AVX2 FMA ${peaks.avx2All.toFixed(0)} GFLOP/s${peaks.avx512All ? `, AVX-512 FMA (2 full-width pipes) ${peaks.avx512All.toFixed(0)} GFLOP/s` : ''}. ` +
     'FLOPs count only convolutions and dense layers (a gradient ≈ 2 forwards: no weight gradients).');
   if (torchImpls.length) out.push('', `PyTorch implementations: ${torchImpls.join('; ')}.`);
   for (const s of skipped) out.push(`- skipped ${s}`);
@@ -209,13 +214,13 @@ async function main(): Promise<void> {
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
-/** Cold starts, ours and PyTorch's alternately; repetitions drop to one when the budget is nearly spent. */
-async function measureCold(ctx: MeasureContext, models: BenchModel[], budgetS: number, elapsedS: () => number): Promise<ColdResult[]> {
+/** Cold starts, ours and PyTorch's alternately (3 repetitions for darknet-tiny and the demo, 1 for the others). */
+async function measureCold(ctx: MeasureContext, models: BenchModel[]): Promise<ColdResult[]> {
   const results: ColdResult[] = [];
+  const t0 = performance.now();
   for (const model of models) {
     const c: ColdResult = { model: model.id, ours: [], torch: [], errors: [] };
-    const reps = elapsedS() > budgetS * 0.5 ? 1 : model.coldReps;
-    for (let i = 0; i < reps; i++) {
+    for (let i = 0; i < model.coldReps; i++) {
       try {
         c.ours.push(await coldOurs(ctx, model));
       } catch (err) {
@@ -230,7 +235,7 @@ async function measureCold(ctx: MeasureContext, models: BenchModel[], budgetS: n
       }
     }
     const o = c.ours.map((x) => x.wallMs);
-    log(`[cold, ${elapsedS().toFixed(0)} s] ${model.id}: ours ${o.map(fmt).join(', ')} ms; PyTorch ${c.torch.map((x) => fmt(x.wallMs)).join(', ') || '—'} ms`);
+    log(`[cold, ${((performance.now() - t0) / 1000).toFixed(0)} s] ${model.id}: ours ${o.map(fmt).join(', ')} ms; PyTorch ${c.torch.map((x) => fmt(x.wallMs)).join(', ') || '—'} ms`);
     results.push(c);
   }
   return results;

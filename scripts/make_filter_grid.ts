@@ -29,9 +29,9 @@ async function main(): Promise<void> {
   const { model } = await engine.model(join(ROOT, 'media', 'demo', 'model', 'model.json'));
   const start = performance.now();
   const r = await visualizeModelFilters(model, model.settings.preprocess ?? 'unit', layer, undefined, count, { steps, seed: 0 }, {
-    onProgress: (f) => process.stderr.write(`\r${(f * 100).toFixed(0)}%`),
+    onProgress: process.stderr.isTTY ? (f) => process.stderr.write(`\r${(f * 100).toFixed(0)}%`) : undefined,
   });
-  process.stderr.write('\n');
+  if (process.stderr.isTTY) process.stderr.write('\n');
   for (const o of r.outcomes) {
     console.log(`${layer} filter ${o.index}: mean activation ${o.before.toFixed(4)} → ${o.after.toFixed(3)}, high-frequency energy ${highFrequencyEnergy(o.image).toFixed(3)}`);
   }

@@ -130,9 +130,11 @@ function bar(probability: number): HTMLElement {
 
 function targetText(): string {
   const first = state.slots[0]?.result;
-  if (state.target === undefined) return first ? `Target: top-1 (${first.target.label})` : 'Target: top-1';
-  const t = first && (first.target.index === state.target || first.target.label === state.target) ? first.target : undefined;
-  return t ? `Target: ${t.label} (#${t.index})` : `Target: ${String(state.target)}`;
+  if (!first) return state.target === undefined ? 'Target: top-1' : `Target: ${String(state.target)}`;
+  // The result says what was explained (the host may have applied the target setting).
+  const { index, label } = first.target;
+  const top1 = first.predictions[0]?.index === index;
+  return state.target === undefined && top1 ? `Target: top-1 (${label})` : `Target: ${label} (#${index})`;
 }
 
 function renderSlot(view: SlotView, index: number, need: RenderNeed): void {

@@ -125,8 +125,13 @@ export function fromHost(state: PanelState, msg: ToWebviewMessage): Update {
     }
     case 'error': {
       const targets = msg.slot === undefined ? state.slots.map((_, i) => i) : [msg.slot];
-      const slots = state.slots.map((s, i) => (targets.includes(i) && msg.requestId >= s.requestId ? { ...s, error: msg.message, requestId: msg.requestId } : s));
-      return { state: { ...state, slots }, post: [], render: 'ui' };
+      // A failure replaces the picture (it would describe other settings); a cancel keeps it.
+      const slots = state.slots.map((s, i) => (targets.includes(i) && msg.requestId >= s.requestId
+        ? { ...s, error: msg.message, requestId: msg.requestId, result: msg.cancelled ? s.result : undefined }
+        : s));
+      // After a cancel the method shown is the one of the picture still on screen.
+      const method = msg.cancelled && slots[0]?.result ? slots[0].result.method : state.method;
+      return { state: { ...state, slots, method }, post: [], render: 'ui' };
     }
     case 'labels':
       return { state: { ...state, labels: msg.labels, labelsRequested: true }, post: [], render: 'ui' };

@@ -34,6 +34,8 @@ export interface MeasureContext {
   /** Scratch folder for the pictures `explain` writes. */
   outDir: string;
   timeoutMs: number;
+  /** Heavy methods too through `cli bench` (2 warm-up maps, then one timed): warm figures at 3× the cost. */
+  heavyWarm: boolean;
 }
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : NaN);
@@ -44,8 +46,9 @@ function oursArgs(ctx: MeasureContext): string[] {
 
 /** Our warm latency: `cli bench` (cheap methods) or the attribution time of `cli explain` (heavy ones). */
 export async function measureOurs(ctx: MeasureContext, model: BenchModel, method: MethodSpec): Promise<Sample> {
-  if (!method.heavy) {
-    const args = [ctx.cli, 'bench', '--model', model.path, '--method', method.id, '--runs', String(ctx.runs), '--json', ...oursArgs(ctx)];
+  if (!method.heavy || ctx.heavyWarm) {
+    const runs = method.heavy ? 1 : ctx.runs;
+    const args = [ctx.cli, 'bench', '--model', model.path, '--method', method.id, '--runs', String(runs), '--json', ...oursArgs(ctx)];
     const r = await runChild(process.execPath, args, { cwd: ctx.root, timeoutMs: ctx.timeoutMs });
     const j = parseJsonOutput(r, `saliency-lens bench ${model.id} ${method.id}`);
     return {
@@ -75,7 +78,8 @@ function torchArgs(ctx: MeasureContext, model: BenchModel, method: string, runs:
 /** PyTorch's warm latency for the same model and method, with the same warm-up scheme as ours. */
 export async function measureTorch(ctx: MeasureContext, model: BenchModel, method: MethodSpec): Promise<Sample> {
   if (!ctx.python) throw new Error('no PyTorch');
-  const args = method.heavy ? torchArgs(ctx, model, method.id, 1, 0) : torchArgs(ctx, model, method.id, ctx.runs, 2);
+  const args = !method.heavy ? torchArgs(ctx, model, method.id, ctx.runs, 2)
+    : torchArgs(ctx, model, method.id, 1, ctx.heavyWarm ? 2 : 0);
   const r = await runChild(ctx.python, args, { cwd: ctx.root, timeoutMs: ctx.timeoutMs });
   const j = parseJsonOutput(r, `torch_reference.py ${model.id} ${method.id}`);
   return {

@@ -98,6 +98,8 @@ export interface Machine {
   family: string;
   cores: number;
   mhz: number;
+  /** Where the clock came from: /proc/cpuinfo (often the nominal/TSC clock, below boost) or --ghz. */
+  clockSource: 'cpuinfo' | 'given';
   avx2: boolean;
   fma: boolean;
   avx512f: boolean;
@@ -107,8 +109,8 @@ export interface Machine {
   loadAvgEnd?: number[];
 }
 
-/** CPU model, cores, clock and vector extensions from /proc/cpuinfo (os.cpus() elsewhere). */
-export function machineInfo(): Machine {
+/** CPU model, cores, clock and vector extensions from /proc/cpuinfo (os.cpus() elsewhere); `ghz` overrides the clock. */
+export function machineInfo(ghz?: number): Machine {
   let info = '';
   try {
     info = readFileSync('/proc/cpuinfo', 'utf8');
@@ -120,7 +122,7 @@ export function machineInfo(): Machine {
   const c = cpus();
   return {
     cpu: field('model name') || c[0]?.model || 'unknown', vendor: field('vendor_id'), family: field('cpu family'),
-    cores: c.length, mhz: Number(field('cpu MHz')) || c[0]?.speed || 0,
+    cores: c.length, mhz: ghz ? ghz * 1000 : Number(field('cpu MHz')) || c[0]?.speed || 0, clockSource: ghz ? 'given' : 'cpuinfo',
     avx2: flags.has('avx2'), fma: flags.has('fma'), avx512f: flags.has('avx512f'), node: process.version,
     loadAvgStart: loadavg(),
   };
@@ -176,10 +178,11 @@ export function latencyTable(rows: RowSummary[]): string {
 /** Achieved GFLOP/s of each row against the machine's peaks. */
 export function limitsTable(rows: RowSummary[], peaks: Peaks): string {
   const pct = (x: number | null, peak: number): string => (x === null ? '—' : `${x.toFixed(1)} (${((100 * x) / peak).toFixed(0)}%)`);
+  const cpuPeak = peaks.avx512All ?? peaks.avx2All;
   return table(
-    ['model', 'method', 'GFLOP per map', 'ours GFLOP/s (% of 1-thread wasm peak)', 'PyTorch GFLOP/s (% of all-core AVX2 peak)'],
+    ['model', 'method', 'GFLOP per map', 'ours GFLOP/s (% of 1-thread wasm peak)', `PyTorch GFLOP/s (% of all-core ${peaks.avx512All ? 'AVX-512' : 'AVX2'} peak)`],
     rows.filter((r) => r.flop).map((r) => [
-      r.model, r.method, (r.flop! / 1e9).toFixed(2), pct(r.gflopsOurs, peaks.wasm1), pct(r.gflopsTorch, peaks.avx2All),
+      r.model, r.method, (r.flop! / 1e9).toFixed(2), pct(r.gflopsOurs, peaks.wasm1), pct(r.gflopsTorch, cpuPeak),
     ]),
   );
 }

@@ -71,7 +71,7 @@ Feature visualisation (filters, dream):
   --optimizer O      adam (default) or rms (gradient / RMS(gradient) × lr; default for dream)
   --lr F             step size (default: adam 0.05; --flashtorch 1; dream 0.02)
   --l2 F, --tv F     L2 and total-variation penalty weights (default 0)
-  --contrast F       subtract F × the strongest other filter while optimising (default 0.5; 0 = plain objective)
+  --contrast F       subtract F × the strongest other filter while optimising (default 0.75; 0 = plain)
   --no-transforms    no random padding, jitter, scale and rotation (on by default; dream: jitter only)
   --octaves N        dream: octaves (default 3); --octave-scale F: size ratio between octaves (default 1.4)
   --batch N          filters optimised together (default 8)

@@ -4,8 +4,9 @@
  */
 import {
   COLORMAPS, METHODS, PREPROCESS_PRESETS,
-  type ColormapName, type DisplaySettings, type MethodName, type PreprocessName, type ReduceMode, type ResizeMode,
+  type ColormapName, type DisplaySettings, type MethodName, type MethodOptions, type PreprocessName, type ReduceMode, type ResizeMode,
 } from '../shared/protocol';
+import { sanitizeOptions } from './methodParams';
 
 /** The settings section. */
 export const SECTION = 'saliencyLens';
@@ -21,6 +22,8 @@ export interface Settings {
   preprocess: PreprocessName | undefined;
   resize: ResizeMode | undefined;
   display: DisplaySettings;
+  /** Method parameters of new panels (undefined fields: the engine's defaults), including `metrics`. */
+  options: MethodOptions;
   /** '' lets the engine choose. */
   backend: '' | 'node' | 'wasm' | 'cpu';
   autoRefresh: boolean;
@@ -29,6 +32,9 @@ export interface Settings {
 
 /** Reads one setting; matches `WorkspaceConfiguration.get`. */
 export type SettingGetter = (key: string) => unknown;
+
+/** The settings that hold method parameters, by their MethodOptions name. */
+export const OPTION_KEYS = ['samples', 'noise', 'squared', 'smoothBase', 'steps', 'baseline', 'integration', 'layer', 'patch', 'stride', 'batch', 'seed', 'metrics'] as const;
 
 const REDUCE_MODES: readonly ReduceMode[] = ['max-abs', 'max', 'l2'];
 
@@ -66,6 +72,7 @@ export function readSettings(get: SettingGetter): Settings {
       clipPercentile: num(get('clipPercentile'), 50, 100, 99),
       reduce: pick<ReduceMode>(get('reduce'), REDUCE_MODES, 'max-abs'),
     },
+    options: sanitizeOptions(Object.fromEntries(OPTION_KEYS.map((k) => [k, get(k)]))),
     backend: backend === 'node' || backend === 'wasm' || backend === 'cpu' ? backend : '',
     autoRefresh: get('autoRefresh') !== false,
     requestTimeoutMs: num(get('requestTimeoutSeconds'), 0, 3600, 300) * 1000,

@@ -46,7 +46,7 @@ export class SaliencyPanel {
   private method: MethodName;
   private target: number | string | undefined;
   private results: (SlotResult | undefined)[] = [];
-  private errors: ({ requestId: number; message: string } | undefined)[] = [];
+  private errors: ({ requestId: number; message: string; cancelled: boolean } | undefined)[] = [];
   private busy: { requestId: number; message: string } | undefined;
   private seq = 0;
   private abort: AbortController | undefined;
@@ -58,7 +58,8 @@ export class SaliencyPanel {
     this.imagePath = init.imagePath;
     this.models = init.models;
     this.method = init.method && METHODS.includes(init.method) ? init.method : host.settings().method;
-    this.target = init.target;
+    // A new panel starts from the target setting; a revived one keeps what the user had chosen.
+    this.target = revived ? init.target : init.target ?? host.settings().target;
     // A revived webview restores its own display settings; only a new one gets them from the settings.
     this.settingsSent = revived;
     panel.title = panelTitle(this.imagePath);
@@ -162,11 +163,12 @@ export class SaliencyPanel {
             const e = err instanceof EngineError ? err : new EngineError('internal', oneLine(err));
             if (this.abort !== ac) return;
             // The engine names the file by its full path; the panel and the notification already say which image.
-            const message = e.kind === 'cancelled' ? 'Cancelled.' : e.message.split(this.imagePath).join(imageName);
-            this.errors[slot] = { requestId, message };
-            this.results[slot] = undefined;
-            this.post({ type: 'error', requestId, slot, message });
-            if (e.kind === 'cancelled') return;
+            const cancelled = e.kind === 'cancelled';
+            const message = cancelled ? 'Cancelled.' : e.message.split(this.imagePath).join(imageName);
+            this.errors[slot] = { requestId, message, cancelled };
+            if (!cancelled) this.results[slot] = undefined;
+            this.post({ type: 'error', requestId, slot, message, cancelled });
+            if (cancelled) return;
             failures.push(this.comparing ? `${modelName(modelPath)}: ${message}` : message);
           }
         }

@@ -216,7 +216,7 @@ export interface FeatureVisOptions {
   transforms?: boolean;
   /**
    * Selectivity: while optimising a channel, neuron or logit, subtract this times the strongest other channel
-   * (class) of the layer; reported values are the plain objective (default 0.5; 0 = lucid's plain objective;
+   * (class) of the layer; reported values are the plain objective (default 0.75; 0 = lucid's plain objective;
    * 0 in FlashTorch mode; not used for probabilities, which already compete).
    */
   contrast?: number;
@@ -324,16 +324,22 @@ export interface PanelSlot {
   /** Short name shown in the panel (folder of a model.json, file name of an .onnx). */
   modelName: string;
   modelPath: string;
+  /** The column's attribution method (set when the panel compares two methods on one model). */
+  method?: MethodName;
 }
 
 /** Messages from the extension host to the panel webview. */
 export type ToWebviewMessage =
   /** An empty message ends the busy state of that request. */
-  | { type: 'busy'; requestId: number; message: string; slot?: number }
+  | { type: 'busy'; requestId: number; message: string; slot?: number; fraction?: number }
   | { type: 'result'; requestId: number; slot: number; result: ExplainResult; note?: string; reason?: string }
-  | { type: 'error'; requestId: number; message: string; slot?: number }
+  /** `cancelled`: the user stopped the request, so what the panel showed before stays valid. */
+  | { type: 'error'; requestId: number; message: string; slot?: number; cancelled?: boolean }
   | { type: 'labels'; labels: string[] }
-  | { type: 'settings'; display: DisplaySettings; method: MethodName }
+  /** `options`: the panel's method parameters (undefined fields: the engine's defaults). */
+  | { type: 'settings'; display: DisplaySettings; method: MethodName; options?: MethodOptions }
+  /** The first model's layers (for the CAM layer picker). */
+  | { type: 'layers'; modelPath: string; layers: LayerInfo[] }
   /** What the panel is about: the image and the model(s); sent on open and whenever it changes. */
   | { type: 'context'; imagePath: string; imageName: string; slots: PanelSlot[]; methods: readonly MethodName[] };
 
@@ -341,11 +347,14 @@ export type ToWebviewMessage =
 export type FromWebviewMessage =
   | { type: 'ready' }
   /** A target of '' means "back to the top-1 prediction". */
-  | { type: 'recompute'; method?: MethodName; target?: number | string }
+  | { type: 'recompute'; method?: MethodName; target?: number | string; options?: MethodOptions }
   | { type: 'displayChanged'; display: DisplaySettings }
   | { type: 'export'; what: 'overlay' | 'npy'; pngData?: ArrayBuffer; slot?: number }
   | { type: 'requestLabels' }
+  | { type: 'requestLayers' }
+  /** Stop the running computation (as the notification's Cancel does). */
+  | { type: 'cancel' }
   /** The overlay of a result is on screen (for the command-to-overlay timing). */
   | { type: 'rendered'; requestId: number; slot: number }
   /** Buttons in the panel that run extension commands. */
-  | { type: 'command'; command: 'selectModel' | 'compareModels' | 'stopCompare' };
+  | { type: 'command'; command: 'selectModel' | 'compareModels' | 'compareMethod' | 'stopCompare' };

@@ -20,6 +20,16 @@ const ints = (...v: number[]) => ({ list: { i: v.map(String) } });
 const strs = (...v: string[]) => ({ list: { s: v.map((x) => Buffer.from(x).toString('base64')) } });
 const node = (name: string, op: string, input: string[] = [], attr: Json = {}): Json => ({ name, op, input, attr });
 const shape = (...dims: number[]) => ({ shape: { dim: dims.map((d) => ({ size: String(d) })) } });
+/**
+ * AvgPool 3×3 / stride 1 / 'same' with the divisor counting real pixels, written so that its gradient is
+ * right: tfjs's stock AvgPool gradient divides by the whole window at 'same'-padded edges.
+ */
+function sameAvgPool3x3(x: tf.Tensor4D): tf.Tensor4D {
+  const pads: Array<[number, number]> = [[0, 0], [1, 1], [1, 1], [0, 0]];
+  const ones = tf.onesLike(tf.slice(x, [0, 0, 0, 0], [1, -1, -1, 1]));
+  return tf.div(tf.avgPool(tf.pad(x, pads), 3, 1, 'valid'), tf.avgPool(tf.pad(ones, pads), 3, 1, 'valid')) as tf.Tensor4D;
+}
+
 const conv = (extra: Json = {}): Json => ({ strides: ints(1, 1, 1, 1), padding: str('SAME'), data_format: str('NHWC'), dilations: ints(1, 1, 1, 1), T: { type: 'DT_FLOAT' }, ...extra });
 
 before(async () => {
@@ -91,7 +101,7 @@ function referenceA(x: tf.Tensor, w: Record<string, tf.Tensor>): tf.Tensor {
   const c1 = tf.relu(tf.add(tf.conv2d(x as tf.Tensor4D, w.w1 as tf.Tensor4D, 1, 'same'), w.b1)) as tf.Tensor4D;
   const d1 = tf.relu6(tf.add(tf.depthwiseConv2d(c1, w.dw as tf.Tensor4D, 2, [[0, 0], [1, 1], [1, 1], [0, 0]]), w.db));
   const bn = tf.add(tf.mul(tf.div(tf.sub(d1, w.mean), tf.sqrt(tf.add(w.variance, 0.001))), w.gamma), w.beta) as tf.Tensor4D;
-  const cat = tf.concat([tf.maxPool(bn, 2, 1, 'same'), tf.avgPool(bn, 3, 1, 'same')], 3);
+  const cat = tf.concat([tf.maxPool(bn, 2, 1, 'same'), sameAvgPool3x3(bn)], 3);
   const padded = tf.pad(cat, [[0, 0], [1, 1], [1, 1], [0, 0]]) as tf.Tensor4D;
   const lr = tf.leakyRelu(tf.add(tf.conv2d(padded, w.w2 as tf.Tensor4D, 1, 'valid'), w.b2), 0.1);
   const dv = tf.div(tf.sub(tf.add(tf.mul(tf.tanh(lr), tf.sigmoid(lr)), lr), w.k6), 2);

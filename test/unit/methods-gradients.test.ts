@@ -33,12 +33,12 @@ function manualGuided(model: LoadedModel, x: tf.Tensor4D, target: number): Float
     const dGap = tf.matMul(dLogits, w('logits', 'kernel') as tf.Tensor2D, false, true);
     const dH3 = tf.div(tf.tile(tf.reshape(dGap, [1, 1, 1, -1]), [1, hh, ww, 1]), hh * ww);
     const dA3 = guide(dH3, a3, 6);
-    const dH2 = tf.grad((v: tf.Tensor4D) => tf.sum(tf.mul(linear('conv3', v), dA3)))(h2);
+    const dH2 = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(linear('conv3', v as tf.Tensor4D), dA3)))(h2);
     const dA2 = guide(dH2, a2);
-    const dP1 = tf.grad((v: tf.Tensor4D) => tf.sum(tf.mul(linear('conv2', v), dA2)))(p1);
-    const dH1 = tf.grad((v: tf.Tensor4D) => tf.sum(tf.mul(tf.maxPool(v, 2, 2, 'valid'), dP1)))(h1);
+    const dP1 = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(linear('conv2', v as tf.Tensor4D), dA2)))(p1);
+    const dH1 = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(v as tf.Tensor4D, 2, 2, 'valid'), dP1)))(h1);
     const dA1 = guide(dH1, a1);
-    return tf.grad((v: tf.Tensor4D) => tf.sum(tf.mul(linear('conv1', v), dA1)))(x).dataSync() as Float32Array;
+    return tf.grad((v: tf.Tensor) => tf.sum(tf.mul(linear('conv1', v as tf.Tensor4D), dA1)))(x).dataSync() as Float32Array;
   });
 }
 

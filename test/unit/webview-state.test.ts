@@ -105,6 +105,18 @@ describe('webview state: host messages', () => {
     assert.equal(r.state.slots[1].error, undefined);
   });
 
+  it('drops the picture on a failure but keeps it (and its method) on a cancel', () => {
+    let s = fromHost(withContext(), { type: 'result', requestId: 1, slot: 0, result: result() }).state;
+    s = fromUser(s, { type: 'method', method: 'guided' }).state;
+    const cancelled = fromHost(s, { type: 'error', requestId: 2, slot: 0, message: 'Cancelled.', cancelled: true }).state;
+    assert.ok(cancelled.slots[0].result);
+    assert.equal(cancelled.method, 'vanilla');
+    const failed = fromHost(s, { type: 'error', requestId: 2, slot: 0, message: 'guided: unsupported op' }).state;
+    assert.equal(failed.slots[0].result, undefined);
+    assert.equal(failed.slots[0].error, 'guided: unsupported op');
+    assert.equal(failed.method, 'guided');
+  });
+
   it('ends the busy state only for the request that finished', () => {
     const s = fromHost(withContext(), { type: 'busy', requestId: 3, message: 'Computing…' }).state;
     assert.equal(fromHost(s, { type: 'busy', requestId: 2, message: '' }).state.busy?.requestId, 3);

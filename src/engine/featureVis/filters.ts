@@ -24,7 +24,7 @@ export const FLASHTORCH_STEPS = 30;
  * Default selectivity weight: while optimising, the strongest other channel (or class) of the layer is
  * subtracted with this weight, so that the picture excites its own filter more than its neighbours.
  */
-export const DEFAULT_CONTRAST = 0.5;
+export const DEFAULT_CONTRAST = 0.75;
 /** Default number of filters when none are listed. */
 export const DEFAULT_COUNT = 16;
 /** Default number of filters optimised together. */
