@@ -32,6 +32,7 @@ export interface PreparedInput {
 }
 
 const MAX_CACHED_MODELS = 3;
+const MAX_CACHED_INPUTS = 8;
 
 /** Yields to the event loop so that cancel messages can arrive, then honours them. */
 async function checkpoint(control: RequestControl | undefined): Promise<void> {
@@ -62,6 +63,7 @@ export function topPredictions(model: LoadedModel, logits: tf.Tensor2D, k: numbe
 /** Loads models (cached by path and modification time) and runs requests on them. */
 export class Engine {
   private readonly models = new Map<string, LoadedModel>();
+  private readonly inputs = new Map<string, PreparedInput>();
 
   private constructor(readonly backend: BackendName) {}
 
@@ -105,10 +107,27 @@ export class Engine {
     const preprocess = options.preprocess ?? model.settings.preprocess ?? DEFAULT_PREPROCESS;
     const preprocessSource = options.preprocess ? 'option' : model.settings.preprocess ? 'settings-file' : 'default';
     const resize: ResizeMode = options.resize ?? model.settings.resize ?? DEFAULT_RESIZE;
+    // The panel asks again for the same image with another method or target: keep the decoded, fitted input.
+    let mtime = -1;
+    try {
+      mtime = statSync(imagePath).mtimeMs;
+    } catch {
+      /* decodeImage reports a missing file */
+    }
+    const key = [resolve(imagePath), mtime, model.height, model.width, model.channels, resize, preprocess].join('\0');
+    const cached = this.inputs.get(key);
+    if (cached && mtime >= 0) {
+      this.inputs.delete(key);
+      this.inputs.set(key, cached);
+      return { ...cached, preprocessSource };
+    }
     const decoded = await decodeImage(imagePath);
     const fitted = await fitImage(decoded, model.height, model.width, resize);
     const values = preprocessImage(fitted, preprocess, model.channels);
-    return { fitted, values, preprocess, preprocessSource };
+    const prepared: PreparedInput = { fitted, values, preprocess, preprocessSource };
+    this.inputs.set(key, prepared);
+    while (this.inputs.size > MAX_CACHED_INPUTS) this.inputs.delete(this.inputs.keys().next().value as string);
+    return prepared;
   }
 
   /** Top-k predictions for an image. */
