@@ -30,10 +30,18 @@ export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   return el as T;
 }
 
+/** An option of a select; the description shows in the open dropdown. */
+export interface SelectOption { value: string; label: string; description?: string }
+
+/** `<vscode-option>` elements; `value` selected. */
+export function options(list: readonly SelectOption[], value: string): HTMLElement[] {
+  return list.map((o) => h('vscode-option', { value: o.value, selected: o.value === value, description: o.description }, o.label));
+}
+
 /** A `<vscode-single-select>` with options; `value` selected. */
-export function select(id: string, options: readonly { value: string; label: string }[], value: string, label: string): HTMLElement {
+export function select(id: string, list: readonly SelectOption[], value: string, label: string): HTMLElement {
   const sel = h('vscode-single-select', { id, 'aria-label': label });
-  for (const o of options) sel.append(h('vscode-option', { value: o.value, selected: o.value === value }, o.label));
+  sel.append(...options(list, value));
   return sel;
 }
 

@@ -4,14 +4,20 @@
  * normalised maps, re-mapping (reduction, clip) redoes them, and neither asks the engine for anything.
  */
 import type {
-  ColormapName, DisplaySettings, ExplainResult, FromWebviewMessage, MethodName, ReduceMode, ToWebviewMessage,
+  ColormapName, DisplaySettings, ExplainResult, FromWebviewMessage, LayerInfo, MethodName, MethodOptions, ReduceMode, ToWebviewMessage,
 } from '../src/shared/protocol';
 import { COLORMAPS, METHODS } from '../src/shared/protocol';
+import { methodLabel, parseMethod, relevantParams, sanitizeOptions, usesLayer, type ParamName } from '../src/extension/methodParams';
+
+/** The display name of a method (re-exported for the panel's modules). */
+export { methodLabel };
 
 /** One model's column. */
 export interface SlotState {
   modelName: string;
   modelPath: string;
+  /** The column's own method (the second column of a method comparison); else the panel's method. */
+  method?: MethodName;
   result?: ExplainResult;
   /** The request the result or error belongs to: older answers are ignored. */
   requestId: number;
@@ -29,8 +35,13 @@ export interface PanelState {
   /** The target the user chose; undefined means each model's top-1. */
   target?: number | string;
   display: DisplaySettings;
+  /** Method parameters (undefined fields: the engine's defaults), including `metrics`. */
+  options: MethodOptions;
   slots: SlotState[];
-  busy?: { requestId: number; message: string };
+  busy?: { requestId: number; message: string; fraction?: number };
+  /** The first model's layers, once asked for (CAM layer picker). */
+  layers?: { modelPath: string; list: LayerInfo[] };
+  layersRequested: boolean;
   /** All labels of the first model, once asked for. */
   labels?: string[];
   labelsRequested: boolean;
@@ -47,6 +58,8 @@ export interface Update {
   state: PanelState;
   post: FromWebviewMessage[];
   render: RenderNeed;
+  /** A recompute to post once the user stops changing parameters (replaces any pending one). */
+  debounced?: FromWebviewMessage;
 }
 
 /** User actions in the panel. */
@@ -54,26 +67,33 @@ export type UserAction =
   | { type: 'display'; patch: Partial<DisplaySettings> }
   | { type: 'method'; method: MethodName }
   | { type: 'target'; target: number | string | undefined }
+  /** Parameter changes; an undefined value means "automatic" (the engine's default). */
+  | { type: 'options'; patch: Partial<MethodOptions> }
+  | { type: 'cancel' }
   | { type: 'labelQuery'; text: string };
 
 const REDUCE: readonly ReduceMode[] = ['max-abs', 'max', 'l2'];
 
 /** The display used before the extension sends the user's settings. */
 export const DEFAULT_DISPLAY: DisplaySettings = { colormap: 'viridis', alpha: 0.5, clipPercentile: 99, reduce: 'max-abs' };
-
 /** A fresh state (or one restored from what `persistable` saved, validated field by field). */
 export function initialState(saved?: unknown): PanelState {
   const s = (saved && typeof saved === 'object' ? saved : {}) as Record<string, unknown>;
   const models = Array.isArray(s.models) ? s.models.filter((m): m is string => typeof m === 'string') : [];
+  const compareMethod = models.length === 1 ? parseMethod(s.compareMethod) : undefined;
+  const slots: SlotState[] = models.map((modelPath) => ({ modelPath, modelName: baseName(modelPath), requestId: 0 }));
+  if (compareMethod) slots.push({ ...slots[0], method: compareMethod });
   return {
     imagePath: typeof s.imagePath === 'string' ? s.imagePath : '',
     imageName: typeof s.imageName === 'string' ? s.imageName : '',
     methods: METHODS,
-    method: typeof s.method === 'string' && (METHODS as readonly string[]).includes(s.method) ? (s.method as MethodName) : METHODS[0],
+    method: parseMethod(s.method) ?? METHODS[0],
     target: typeof s.target === 'number' || typeof s.target === 'string' ? s.target : undefined,
     display: sanitizeDisplay(s.display),
-    slots: models.map((modelPath) => ({ modelPath, modelName: baseName(modelPath), requestId: 0 })),
+    options: sanitizeOptions(s.options),
+    slots,
     labelsRequested: false,
+    layersRequested: false,
     labelQuery: typeof s.labelQuery === 'string' ? s.labelQuery : '',
     resultsReceived: 0,
   };
@@ -81,41 +101,81 @@ export function initialState(saved?: unknown): PanelState {
 
 /** The JSON-safe part of the state kept by `vscode.setState` (no pixel data: the host re-sends it). */
 export function persistable(state: PanelState): Record<string, unknown> {
+  const compareMethod = state.slots[1]?.method;
   return {
     imagePath: state.imagePath,
     imageName: state.imageName,
-    models: state.slots.map((s) => s.modelPath),
+    // A method comparison has one model, shown twice.
+    models: (compareMethod ? state.slots.slice(0, 1) : state.slots).map((s) => s.modelPath),
     method: state.method,
+    compareMethod,
     target: state.target,
     display: state.display,
+    options: state.options,
     labelQuery: state.labelQuery,
   };
 }
 
+/** The method of a column: its own in a method comparison, else the panel's. */
+export function slotMethod(state: PanelState, slot: number): MethodName {
+  return state.slots[slot]?.method ?? state.method;
+}
+
+/** True when the two columns show two methods on one model. */
+export function comparingMethods(state: PanelState): boolean {
+  return state.slots[1]?.method !== undefined;
+}
+
+/** The parameters shown in the panel: those of the methods on screen. */
+export function visibleParams(state: PanelState): Set<ParamName> {
+  const methods = state.slots.length ? state.slots.map((_, i) => slotMethod(state, i)) : [state.method];
+  return relevantParams(methods, state.options);
+}
+
+/** Layers a CAM method can use (spatial outputs), in model order. */
+export function camLayers(state: PanelState): LayerInfo[] {
+  return state.layers && state.layers.modelPath === state.slots[0]?.modelPath ? state.layers.list.filter((l) => l.spatial) : [];
+}
+
 /** Applies a message from the extension host. */
 export function fromHost(state: PanelState, msg: ToWebviewMessage): Update {
+  return askForLayers(hostUpdate(state, msg));
+}
+
+function hostUpdate(state: PanelState, msg: ToWebviewMessage): Update {
   switch (msg.type) {
     case 'context': {
-      const slots = msg.slots.map((s, i) => {
+      const slots = msg.slots.map((s, i): SlotState => {
         const old = state.slots[i];
-        // Keep what a slot showed only if it still shows the same model.
-        return old && old.modelPath === s.modelPath ? { ...old, modelName: s.modelName } : { ...s, requestId: 0 };
+        // Keep what a slot showed only if it still shows the same model with the same method.
+        return old && old.modelPath === s.modelPath && old.method === s.method ? { ...old, modelName: s.modelName } : { ...s, requestId: 0 };
       });
-      const labels = state.slots[0]?.modelPath === slots[0]?.modelPath ? state.labels : undefined;
+      const sameModel = state.slots[0]?.modelPath === slots[0]?.modelPath;
+      const labels = sameModel ? state.labels : undefined;
+      // Layer names belong to a model (the host forgets the layer as well).
+      const options = sameModel || state.options.layer === undefined ? state.options : { ...state.options, layer: undefined };
+      const layers = sameModel ? state.layers : undefined;
       return {
-        state: { ...state, imagePath: msg.imagePath, imageName: msg.imageName, methods: msg.methods, slots, labels, labelsRequested: labels !== undefined },
+        state: {
+          ...state, imagePath: msg.imagePath, imageName: msg.imageName, methods: msg.methods, slots, labels, labelsRequested: labels !== undefined,
+          options, layers, layersRequested: sameModel && state.layersRequested,
+        },
         post: [],
         render: 'remap',
       };
     }
     case 'settings':
-      return { state: { ...state, display: sanitizeDisplay(msg.display), method: msg.method }, post: [], render: 'remap' };
+      return {
+        state: { ...state, display: sanitizeDisplay(msg.display), method: msg.method, options: msg.options ? sanitizeOptions(msg.options) : state.options },
+        post: [],
+        render: 'remap',
+      };
     case 'busy':
       // An empty message marks the end of that request.
       if (!msg.message) {
         return { state: { ...state, busy: state.busy && state.busy.requestId > msg.requestId ? state.busy : undefined }, post: [], render: 'ui' };
       }
-      return { state: { ...state, busy: { requestId: msg.requestId, message: msg.message } }, post: [], render: 'ui' };
+      return { state: { ...state, busy: { requestId: msg.requestId, message: msg.message, fraction: msg.fraction } }, post: [], render: 'ui' };
     case 'result': {
       const slot = state.slots[msg.slot];
       if (!slot || msg.requestId < slot.requestId) return { state, post: [], render: 'none' };
@@ -135,11 +195,18 @@ export function fromHost(state: PanelState, msg: ToWebviewMessage): Update {
     }
     case 'labels':
       return { state: { ...state, labels: msg.labels, labelsRequested: true }, post: [], render: 'ui' };
+    case 'layers':
+      if (msg.modelPath !== state.slots[0]?.modelPath) return { state, post: [], render: 'none' };
+      return { state: { ...state, layers: { modelPath: msg.modelPath, list: msg.layers }, layersRequested: true }, post: [], render: 'ui' };
   }
 }
 
 /** Applies a user action. */
 export function fromUser(state: PanelState, action: UserAction): Update {
+  return askForLayers(userUpdate(state, action));
+}
+
+function userUpdate(state: PanelState, action: UserAction): Update {
   switch (action.type) {
     case 'display': {
       const display = sanitizeDisplay({ ...state.display, ...action.patch });
@@ -150,10 +217,24 @@ export function fromUser(state: PanelState, action: UserAction): Update {
     }
     case 'method':
       if (action.method === state.method && !hasErrors(state)) return { state, post: [], render: 'none' };
-      return { state: { ...state, method: action.method }, post: [{ type: 'recompute', method: action.method }], render: 'ui' };
+      return { state: { ...state, method: action.method }, post: [recompute(state, { method: action.method })], render: 'ui' };
     case 'target':
       // The protocol's empty-string target means "back to the top-1 prediction".
-      return { state: { ...state, target: action.target }, post: [{ type: 'recompute', target: action.target ?? '' }], render: 'ui' };
+      return { state: { ...state, target: action.target }, post: [recompute(state, { target: action.target ?? '' })], render: 'ui' };
+    case 'options': {
+      const merged: Record<string, unknown> = { ...state.options };
+      for (const [k, v] of Object.entries(action.patch)) {
+        if (v === undefined) delete merged[k];
+        else merged[k] = v;
+      }
+      const options = sanitizeOptions(merged);
+      if (sameOptions(options, state.options)) return { state, post: [], render: 'none' };
+      const next = { ...state, options };
+      // Typing a number or stepping through values asks the engine once the user pauses.
+      return { state: next, post: [], render: 'ui', debounced: recompute(next, {}) };
+    }
+    case 'cancel':
+      return { state, post: state.busy ? [{ type: 'cancel' }] : [], render: 'none' };
     case 'labelQuery': {
       const ask = action.text.trim() !== '' && !state.labelsRequested;
       return {
@@ -163,6 +244,24 @@ export function fromUser(state: PanelState, action: UserAction): Update {
       };
     }
   }
+}
+
+/** A recompute request carrying the current parameters (so it supersedes a pending debounced one). */
+function recompute(state: PanelState, extra: { method?: MethodName; target?: number | string }): FromWebviewMessage {
+  return { type: 'recompute', ...extra, options: state.options };
+}
+
+/** Adds a request for the model's layers the first time a method with a layer parameter is on screen. */
+function askForLayers(update: Update): Update {
+  const s = update.state;
+  if (s.layersRequested || !s.slots.length || !s.slots.some((_, i) => usesLayer(slotMethod(s, i)))) return update;
+  return { ...update, state: { ...s, layersRequested: true }, post: [...update.post, { type: 'requestLayers' }], render: update.render === 'none' ? 'ui' : update.render };
+}
+
+function sameOptions(a: MethodOptions, b: MethodOptions): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof MethodOptions>;
+  for (const k of keys) if (a[k] !== b[k]) return false;
+  return true;
 }
 
 /** Labels matching a search: by substring (case-insensitive) or by class index; at most `limit`. */
@@ -221,25 +320,4 @@ function baseName(p: string): string {
   const parts = p.split(/[\\/]/);
   const last = parts.pop() ?? p;
   return last === 'model.json' && parts.length ? parts.pop()! : last;
-}
-
-const METHOD_LABELS: Record<MethodName, string> = {
-  vanilla: 'Vanilla gradient',
-  guided: 'Guided backprop',
-  'gradient-x-input': 'Gradient × input',
-  smoothgrad: 'SmoothGrad',
-  vargrad: 'VarGrad',
-  'integrated-gradients': 'Integrated gradients',
-  gradcam: 'Grad-CAM',
-  'gradcam-plus-plus': 'Grad-CAM++',
-  hirescam: 'HiResCAM',
-  layercam: 'LayerCAM',
-  scorecam: 'Score-CAM',
-  'guided-gradcam': 'Guided Grad-CAM',
-  occlusion: 'Occlusion',
-};
-
-/** The display name of a method. */
-export function methodLabel(method: MethodName): string {
-  return METHOD_LABELS[method] ?? method;
 }

@@ -92,6 +92,12 @@ export function clampParam(name: NumericParam, value: unknown): number | undefin
   return Math.min(max, Math.max(min, v));
 }
 
+/** The automatic occlusion patch and stride for an input side (as the engine computes them). */
+export function autoPatch(side: number): { patch: number; stride: number } {
+  const patch = Math.max(4, Math.round(side / 7));
+  return { patch, stride: Math.max(1, Math.floor(patch / 2)) };
+}
+
 /**
  * Validates method options from an untrusted source (settings, saved webview state, a message): fields with
  * a wrong type are dropped, numbers clamped; 0 or '' for patch, stride and layer mean "automatic".

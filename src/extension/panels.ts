@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Settings } from './config';
 import type { EngineClient } from './engineClient';
-import { PANEL_VIEW_TYPE, SaliencyPanel, type PanelHost } from './panel';
+import { pickCompareMethod } from './methodPick';
+import { PANEL_VIEW_TYPE, SaliencyPanel, type PanelCommand, type PanelHost } from './panel';
 import { parseRevivedState } from './revive';
 import { imageKey, modelName, panelTitle } from './paths';
 
@@ -108,13 +109,24 @@ export class PanelManager implements vscode.Disposable {
     return panel;
   }
 
-  private onPanelCommand(panel: SaliencyPanel, command: 'selectModel' | 'compareModels' | 'stopCompare'): void {
+  private onPanelCommand(panel: SaliencyPanel, command: PanelCommand): void {
     if (command === 'selectModel') void vscode.commands.executeCommand('saliencyLens.selectModel');
     else if (command === 'compareModels') void this.compareCommand(panel).catch((err) => this.services.log.error(String(err)));
+    else if (command === 'compareMethod') void this.compareMethod(panel).catch((err) => this.services.log.error(String(err)));
     else {
       panel.setCompareModel(undefined);
       this.syncWatchers();
     }
+  }
+
+  /** Adds (or changes) the panel's second column computed with another method on the same model. */
+  private async compareMethod(panel: SaliencyPanel): Promise<void> {
+    const { method, compareMethod } = panel.methods;
+    const picked = await pickCompareMethod(method, compareMethod);
+    if (!picked) return;
+    // Comparing methods uses the first model only: a model comparison ends.
+    await panel.compareMethod(picked);
+    this.syncWatchers();
   }
 
   /** Watches exactly the model files the open panels use. */

@@ -1,8 +1,9 @@
 /**
  * The extension in a real VS Code (code-server): install the packaged .vsix, right-click an image in the
  * explorer, explain it with the demo model, check the overlay and the top-1 label, re-colour without a new
- * engine request, explain a corrupt image, reload the window (panels restored) and switch to high-contrast
- * and dark themes. Screenshots of every step go to test-results/e2e/.
+ * engine request, explain a corrupt image, reload the window (panels restored), switch to high-contrast
+ * and dark themes, switch the method to Grad-CAM (the layer used is shown) and turn on Faithfulness for
+ * Integrated Gradients (AUCs, curves, randomisation check). Screenshots of every step go to test-results/e2e/.
  * Skips when code-server is not installed, unless SALIENCY_LENS_E2E_REQUIRED=1.
  */
 import { test } from 'node:test';
@@ -91,6 +92,12 @@ function quickPickItem(page: Page, label: string) {
   return page.locator('.quick-input-widget .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: exact }) }).first();
 }
 
+/** Picks an option of a `<vscode-single-select>` in the panel by its label. */
+async function chooseOption(frame: Frame, selector: string, label: string): Promise<void> {
+  await frame.locator(selector).click();
+  await frame.locator(selector).getByRole('option', { name: label, exact: true }).click();
+}
+
 function count(text: string, re: RegExp): number {
   return text.split('\n').filter((l) => re.test(l)).length;
 }
@@ -120,6 +127,9 @@ test('explain an image from the explorer in code-server', { timeout: 600_000 }, 
   cpSync(IMAGE, join(workspace, 'demo.png'));
   writeFileSync(join(workspace, 'corrupt.png'), 'this is not a PNG file, whatever its name says\n');
   writeFileSync(join(workspace, 'train.py'), '# the user\'s training script: the panel opens beside it\n');
+  // The layer the engine picks for Grad-CAM by default: the panel must name it.
+  const camLayer = (JSON.parse(run('node', ['dist/cli.js', 'explain', IMAGE, '--model', MODEL_JSON, '--method', 'gradcam', '--json', '--out', join(base, 'cli-out')])) as { layer: string }).layer;
+  assert.ok(camLayer, 'the CLI names the Grad-CAM layer');
 
   let server: CodeServer | undefined;
   let browser: Browser | undefined;
@@ -204,6 +214,43 @@ test('explain an image from the explorer in code-server', { timeout: 600_000 }, 
       await sleep(500);
       await screenshot(page, shot);
     }
+
+    // Step 7: Grad-CAM from the panel's method picker: a new overlay, the layer parameter, and the layer used.
+    const beforeCam = await probeOverlay(revived);
+    const resultsBeforeCam = Number(await bodyData(revived, 'results') ?? 0);
+    await chooseOption(revived, '#method', 'Grad-CAM');
+    await waitFor('the Grad-CAM result', async () => Number(await bodyData(revived, 'results') ?? 0) > resultsBeforeCam
+      && (await revived.locator('.slot[data-slot="0"] .layer-used').getAttribute('data-layer')) !== '', 60_000);
+    const layerText = (await revived.locator('.slot[data-slot="0"] .layer-used').textContent()) ?? '';
+    assert.match(layerText, new RegExp(`layer ${camLayer.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b`));
+    const cam = await waitFor('the Grad-CAM overlay', async () => { const p = await probeOverlay(revived); return p.hash !== beforeCam.hash ? p : undefined; }, 10_000);
+    assert.ok(cam.distinct > 50, `Grad-CAM overlay looks blank: ${cam.distinct} distinct colours`);
+    assert.ok(await revived.locator('[data-param="layer"]').isVisible(), 'the layer picker is shown for Grad-CAM');
+    assert.ok(!(await revived.locator('[data-param="samples"]').isVisible()), 'SmoothGrad\'s parameters are not');
+    await waitFor('the layer list in the picker', async () => (await revived.locator('#param-layer vscode-option').count()) > 1, 30_000);
+    await page.locator('.notifications-toasts .notification-toast', { hasText: 'Grad-CAM' }).first().waitFor({ state: 'hidden', timeout: 10_000 }).catch(() => undefined);
+    await screenshot(page, '11-gradcam');
+
+    // Step 8: Faithfulness for a gradient method: deletion/insertion AUCs, their curves, the randomisation check.
+    const resultsBeforeIg = Number(await bodyData(revived, 'results') ?? 0);
+    await chooseOption(revived, '#method', 'Integrated Gradients');
+    await waitFor('the Integrated Gradients result', async () => Number(await bodyData(revived, 'results') ?? 0) > resultsBeforeIg
+      && (await revived.locator('.slot[data-slot="0"] .completeness').count()) > 0, 90_000);
+    await revived.locator('#metrics').click();
+    const aucs = await waitFor('the AUCs in the panel', async () => {
+      const deletion = await revived.locator('.slot[data-slot="0"] .auc-deletion .auc-value').textContent().catch(() => null);
+      const insertion = await revived.locator('.slot[data-slot="0"] .auc-insertion .auc-value').textContent().catch(() => null);
+      return deletion && insertion ? { deletion, insertion } : undefined;
+    }, 120_000, 500);
+    assert.match(aucs.deletion, /^[01]\.\d{3}$/);
+    assert.match(aucs.insertion, /^[01]\.\d{3}$/);
+    assert.equal(await revived.locator('.slot[data-slot="0"] svg.curves polyline').count(), 2, 'both curves are drawn');
+    assert.ok(await revived.locator('.slot[data-slot="0"] .randomization tbody tr').count() >= 1, 'the randomisation check lists layers');
+    assert.match((await revived.locator('.slot[data-slot="0"] .interpretation').textContent()) ?? '', /rank correlation/);
+    assert.match(extensionLog(server.userDataDir), /with faithfulness metrics/);
+    await revived.locator('.slot[data-slot="0"] .metrics').scrollIntoViewIfNeeded();
+    await sleep(300);
+    await screenshot(page, '12-faithfulness');
   } catch (err) {
     if (browser) {
       const pages = browser.contexts().flatMap((c) => c.pages());

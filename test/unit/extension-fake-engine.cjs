@@ -12,11 +12,35 @@ function send(msg) {
   if (process.connected) process.send(msg);
 }
 
+const CAM = ['gradcam', 'gradcam-plus-plus', 'hirescam', 'layercam', 'scorecam'];
+const LAYERS = [
+  { name: 'conv1', op: 'Conv2D', outputShape: [-1, 3, 4, 8], spatial: true },
+  { name: 'conv2', op: 'Conv2D', outputShape: [-1, 2, 2, 8], spatial: true },
+  { name: 'pool', op: 'GlobalAveragePooling2D', outputShape: [-1, 8], spatial: false },
+  { name: 'logits', op: 'Dense', outputShape: [-1, 2], spatial: false },
+];
+
+// Like the engine: CAM methods answer a raw [h, w, 1] map at their layer (default the last spatial one),
+// `options.metrics` adds faithfulness metrics, Integrated Gradients always reports its completeness gap.
 function explainResult(params) {
   const w = 4;
   const h = 3;
   const input = new Uint8Array(w * h * 4).fill(200);
-  const attr = new Float32Array(w * h * 3).map((_, i) => i / (w * h * 3));
+  const options = params.options || {};
+  const cam = CAM.includes(params.method);
+  const layer = cam || params.method === 'guided-gradcam' ? options.layer || 'conv2' : undefined;
+  const [ah, aw, ac] = cam ? [2, 2, 1] : [h, w, 3];
+  const attr = new Float32Array(ah * aw * ac).map((_, i) => i / (ah * aw * ac));
+  let metrics;
+  if (options.metrics) {
+    const fractions = [0, 0.5, 1];
+    metrics = {
+      deletion: { fractions, scores: [0.9, 0.3, 0.1], auc: 0.4 },
+      insertion: { fractions, scores: [0.2, 0.7, 0.9], auc: 0.625 },
+      randomization: [{ layer: 'logits', spearman: 0.6 }, { layer: 'conv1', spearman: 0.1 }],
+    };
+  }
+  if (params.method === 'integrated-gradients') metrics = { ...metrics, completeness: { sum: 0.99, delta: 1, gap: 0.01 } };
   return {
     backend: 'cpu',
     model: { path: params.modelPath, format: 'tfjs-layers', inputShape: [-1, h, w, 3], layout: 'NHWC', numClasses: 2, scoring: 'softmax', labelSource: 'model', preprocess: 'unit', preprocessSource: 'default', mtimeMs: 1700000000000, notes: [] },
@@ -25,7 +49,9 @@ function explainResult(params) {
     method: params.method,
     target: { index: 1, label: 'cat' },
     input: { width: w, height: h, data: input.buffer },
-    attribution: { height: h, width: w, channels: 3, data: attr.buffer, signed: true },
+    attribution: { height: ah, width: aw, channels: ac, data: attr.buffer, signed: !cam },
+    layer,
+    metrics,
   };
 }
 
@@ -69,7 +95,7 @@ function handle(req) {
     }
     if (req.type === 'explain') send({ type: 'explainResult', id: req.id, result: explainResult(req.params) });
     else if (req.type === 'labels') send({ type: 'labelsResult', id: req.id, result: ['dog', 'cat'] });
-    else if (req.type === 'layers') send({ type: 'layersResult', id: req.id, result: [] });
+    else if (req.type === 'layers') send({ type: 'layersResult', id: req.id, result: LAYERS });
     else send({ type: 'predictResult', id: req.id, result: { ...explainResult(req.params), pid: process.pid } });
     finish(req);
   };

@@ -60,16 +60,16 @@ describe('webview state: display controls', () => {
 describe('webview state: recomputation', () => {
   it('asks the host to recompute on a method change', () => {
     const u = fromUser(withContext(), { type: 'method', method: 'guided' });
-    assert.deepEqual(u.post, [{ type: 'recompute', method: 'guided' }]);
+    assert.deepEqual(u.post, [{ type: 'recompute', method: 'guided', options: {} }]);
     assert.equal(u.state.method, 'guided');
   });
 
   it('targets a class, and sends "" to go back to the top-1', () => {
     const s = withContext();
     const a = fromUser(s, { type: 'target', target: 281 });
-    assert.deepEqual(a.post, [{ type: 'recompute', target: 281 }]);
+    assert.deepEqual(a.post, [{ type: 'recompute', target: 281, options: {} }]);
     const b = fromUser(a.state, { type: 'target', target: undefined });
-    assert.deepEqual(b.post, [{ type: 'recompute', target: '' }]);
+    assert.deepEqual(b.post, [{ type: 'recompute', target: '', options: {} }]);
     assert.equal(b.state.target, undefined);
   });
 
