@@ -18,6 +18,8 @@ import { defaultTransforms } from './transforms';
 
 /** Default number of optimisation steps (Adam). */
 export const DEFAULT_STEPS = 128;
+/** Default step size (Adam on Fourier coefficients or pixel logits, as lucid). */
+export const DEFAULT_LR = 0.05;
 /** FlashTorch's GradientAscent: 30 iterations, lr 1, RMS-normalised step. */
 export const FLASHTORCH_STEPS = 30;
 /**
@@ -74,6 +76,7 @@ export function resolveOptions(o: FeatureVisOptions = {}, model: LoadedModel, de
   const objective = o.objective ?? 'channel';
   if (!FEATURE_OBJECTIVES.includes(objective)) throw new BadInputError('--objective', `"${objective}" is not one of ${FEATURE_OBJECTIVES.join(', ')}`);
   if (o.param !== undefined && o.param !== 'pixel' && o.param !== 'fourier') throw new BadInputError('--param', `"${o.param}" is not one of pixel, fourier`);
+  if (ft && o.param !== undefined) throw new BadInputError('--param', 'FlashTorch mode optimises the model input itself; drop --param or --flashtorch');
   if (o.optimizer !== undefined && o.optimizer !== 'adam' && o.optimizer !== 'rms') throw new BadInputError('--optimizer', `"${o.optimizer}" is not one of adam, rms`);
   const optimizer = o.optimizer ?? (ft ? 'rms' : defaults.optimizer ?? 'adam');
   const steps = int(o.steps, '--steps', 1, 100000, ft ? FLASHTORCH_STEPS : defaults.steps ?? DEFAULT_STEPS);
@@ -89,7 +92,7 @@ export function resolveOptions(o: FeatureVisOptions = {}, model: LoadedModel, de
     width,
     seed: int(o.seed, '--seed', 0, 2 ** 31 - 1, 0),
     optimizer,
-    lr: real(o.lr, '--lr', 1e-6, 1e4, ft ? 1 : defaults.lr ?? (optimizer === 'adam' ? 0.05 : 0.05)),
+    lr: real(o.lr, '--lr', 1e-6, 1e4, ft ? 1 : defaults.lr ?? DEFAULT_LR),
     l2: real(o.l2, '--l2', 0, 1e6, 0),
     tv: real(o.tv, '--tv', 0, 1e6, 0),
     transforms: transforms ? defaultTransforms(Math.min(height, width)) : null,
@@ -157,10 +160,15 @@ export async function visualizeModelFilters(model: LoadedModel, preprocess: Prep
           if (!vars.includes(rendered)) rendered.dispose();
         }
       };
-      const startPictures = pictures(init.vars);
-      const before = param.space === 'rgb'
-        ? valuesOnImages(model, spec, startPictures, preprocess)
-        : currentValues(model, spec, param, init.vars, toInput);
+      let before: Float32Array;
+      try {
+        before = param.space === 'rgb'
+          ? valuesOnImages(model, spec, pictures(init.vars), preprocess)
+          : currentValues(model, spec, param, init.vars, toInput);
+      } catch (err) {
+        init.vars.forEach((t) => t.dispose());
+        throw err;
+      }
       const totalSteps = batches * o.steps;
       const vars = await optimize(model, spec, init, toInput, o, rand, {
         onProgress: (f, m) => hooks.onProgress?.((b + f) / batches, `filters ${b * o.batch + 1}–${b * o.batch + n} of ${indices.length}: ${m}`),

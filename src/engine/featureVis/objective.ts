@@ -8,6 +8,7 @@ import type { FeatureObjective, PreprocessName } from '../../shared/protocol';
 import { presetParams } from '../image/preprocess';
 import type { ActivationHook } from '../graph/executor';
 import type { LoadedModel } from '../model';
+import { constMatMul } from './param';
 
 /** What is maximised for each image of a batch. */
 export interface ObjectiveSpec {
@@ -41,7 +42,8 @@ export function rgbToInput(rgb: tf.Tensor4D, preset: PreprocessName, channels: n
   }
   return tf.tidy(() => {
     const [n, h, w] = rgb.shape;
-    const flat = tf.matMul(tf.reshape(rgb, [n * h * w, 3]), tf.tensor2d(matrix, [3, channels]));
+    const m = tf.tensor2d(matrix, [3, channels]);
+    const flat = constMatMul(tf.reshape(rgb, [n * h * w, 3]), m, tf.transpose(m));
     return tf.reshape(tf.add(flat, tf.tensor1d(bias)), [n, h, w, channels]) as tf.Tensor4D;
   });
 }

@@ -62,6 +62,26 @@ function penalties(img: tf.Tensor4D, centre: number, l2: number, tv: number): tf
   return total as tf.Tensor1D;
 }
 
+/**
+ * One ascent step on a variable: Adam (Kingma & Ba 2015, bias-corrected moments m and v), or FlashTorch's
+ * gradient / (RMS(gradient) + 1e-5) × lr per image. Returns the new variable (projected) and moments.
+ */
+function update(x: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, step: number, settings: OptimizeSettings,
+  param: ImageParam): { x: tf.Tensor; m: tf.Tensor; v: tf.Tensor } {
+  let delta: tf.Tensor;
+  if (settings.optimizer === 'adam') {
+    m = tf.add(tf.mul(m, BETA1), tf.mul(g, 1 - BETA1));
+    v = tf.add(tf.mul(v, BETA2), tf.mul(tf.square(g), 1 - BETA2));
+    const rate = (settings.lr * Math.sqrt(1 - BETA2 ** step)) / (1 - BETA1 ** step);
+    delta = tf.mul(tf.div(m, tf.add(tf.sqrt(v), ADAM_EPS)), rate);
+  } else {
+    const axes = Array.from({ length: g.rank - 1 }, (_, k) => k + 1);
+    delta = tf.mul(tf.div(g, tf.add(tf.sqrt(tf.mean(tf.square(g), axes, true)), RMS_EPS)), settings.lr);
+  }
+  const moved = tf.add(x, delta);
+  return { x: param.project ? param.project(moved) : moved, m, v };
+}
+
 /** The model input for rendered images: RGB goes through `toInput` (the preprocessing), an input stays. */
 export type ToInput = (rendered: tf.Tensor4D) => tf.Tensor4D;
 
@@ -100,30 +120,13 @@ export async function optimize(model: LoadedModel, spec: ObjectiveSpec, init: Pa
         return tf.sum(perImage) as tf.Scalar;
       };
       const grads = tf.grads(f)(vars);
-      const next = tf.tidy(() => vars.map((x, i) => {
-        const g = grads[i];
-        let delta: tf.Tensor;
-        if (settings.optimizer === 'adam') {
-          const mi = tf.add(tf.mul(m[i], BETA1), tf.mul(g, 1 - BETA1));
-          const vi = tf.add(tf.mul(v2[i], BETA2), tf.mul(tf.square(g), 1 - BETA2));
-          const rate = (settings.lr * Math.sqrt(1 - BETA2 ** step)) / (1 - BETA1 ** step);
-          delta = tf.mul(tf.div(mi, tf.add(tf.sqrt(vi), ADAM_EPS)), rate);
-          return [x, mi, vi, delta];
-        }
-        const axes = Array.from({ length: g.rank - 1 }, (_, k) => k + 1);
-        const rms = tf.sqrt(tf.mean(tf.square(g), axes, true));
-        delta = tf.mul(tf.div(g, tf.add(rms, RMS_EPS)), settings.lr);
-        return [x, m[i], v2[i], delta];
-      }).map(([x, mi, vi, delta]) => {
-        const moved = tf.add(x, delta);
-        return [param.project ? param.project(moved) : moved, mi, vi];
-      }));
+      const next = tf.tidy(() => vars.map((x, i) => update(x, grads[i], m[i], v2[i], step, settings, param)));
       grads.forEach((g) => g.dispose());
       const old = [...vars, ...(settings.optimizer === 'adam' ? [...m, ...v2] : [])];
-      vars = next.map((t) => t[0]);
+      vars = next.map((t) => t.x);
       if (settings.optimizer === 'adam') {
-        m = next.map((t) => t[1]);
-        v2 = next.map((t) => t[2]);
+        m = next.map((t) => t.m);
+        v2 = next.map((t) => t.v);
       }
       old.forEach((t) => t.dispose());
       hooks.onProgress?.(step / settings.steps, `step ${step}/${settings.steps}`);

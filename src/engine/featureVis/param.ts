@@ -35,6 +35,21 @@ export interface ParamInit {
   vars: tf.Tensor[];
 }
 
+/**
+ * x · m for a constant matrix m, whose gradient dy · mᵀ uses the transpose given (wasm's matMul with
+ * transposeB is about ten times slower than without). mᵀ is saved with the tape, so it may be freed after.
+ */
+export function constMatMul(x: tf.Tensor2D, m: tf.Tensor2D, mT: tf.Tensor2D): tf.Tensor2D {
+  const op = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([mT]);
+    return {
+      value: tf.matMul(input as tf.Tensor2D, m),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.matMul(dy as tf.Tensor2D, saved[0] as tf.Tensor2D),
+    };
+  }) as Parameters<typeof tf.customGrad>[0]);
+  return op(x) as tf.Tensor2D;
+}
+
 /** Plain pixels: the image is sigmoid(v), v of shape [N, H, W, 3] starting near 0 (grey). */
 export function pixelParam(n: number, h: number, w: number, rand: () => number): ParamInit {
   const v = tf.tensor4d(gaussianArray(n * h * w * 3, INIT_SD, rand), [n, h, w, 3]);
@@ -53,26 +68,29 @@ export function fourierParam(n: number, h: number, w: number, rand: () => number
   const cols = realFourierBasis(w);
   const byT = tf.tensor2d(transposeSquare(rows.matrix, h), [h, h]);
   const bxT = tf.tensor2d(transposeSquare(cols.matrix, w), [w, w]);
+  const by = tf.tensor2d(rows.matrix, [h, h]);
+  const bx = tf.tensor2d(cols.matrix, [w, w]);
   const scale = tf.tensor2d(spectrumScale(rows, cols), [h, w]);
   // rgb_row = t_row · Mᵀ for row vectors t.
   const colorT = tf.tensor2d(transposeSquare(Float32Array.from(COLOR_SQRT), 3), [3, 3]);
+  const color = tf.tensor2d(Float32Array.from(COLOR_SQRT), [3, 3]);
   const coef = tf.tensor4d(gaussianArray(n * 3 * h * w, INIT_SD, rand), [n, 3, h, w]);
   const render = ([c]: tf.Tensor[]): tf.Tensor4D => {
     const m = c.shape[0];
     const scaled = tf.mul(c, scale);
     // Along x: [m·3·H, W(basis)] · B_Wᵀ → positions x.
-    const alongX = tf.reshape(tf.matMul(tf.reshape(scaled, [m * 3 * h, w]), bxT), [m * 3, h, w]);
+    const alongX = tf.reshape(constMatMul(tf.reshape(scaled, [m * 3 * h, w]), bxT, bx), [m * 3, h, w]);
     // Along y: bring H last, then [m·3·W, H(basis)] · B_Hᵀ → positions y.
     const swapped = tf.reshape(tf.transpose(alongX, [0, 2, 1]), [m * 3 * w, h]);
-    const spatial = tf.transpose(tf.reshape(tf.matMul(swapped, byT), [m, 3, w, h]), [0, 3, 2, 1]);
-    const mixed = tf.matMul(tf.reshape(tf.div(spatial, FOURIER_DAMPING), [m * h * w, 3]), colorT);
+    const spatial = tf.transpose(tf.reshape(constMatMul(swapped as tf.Tensor2D, byT, by), [m, 3, w, h]), [0, 3, 2, 1]);
+    const mixed = constMatMul(tf.reshape(tf.div(spatial, FOURIER_DAMPING), [m * h * w, 3]), colorT, color);
     return tf.sigmoid(tf.reshape(mixed, [m, h, w, 3])) as tf.Tensor4D;
   };
   return {
     vars: [coef],
     param: {
       kind: 'fourier', space: 'rgb', render,
-      dispose: () => [byT, bxT, scale, colorT].forEach((t) => t.dispose()),
+      dispose: () => [byT, bxT, by, bx, scale, colorT, color].forEach((t) => t.dispose()),
     },
   };
 }

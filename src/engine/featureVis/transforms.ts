@@ -3,12 +3,15 @@
  * padding with grey, then one bilinear resampling that jitters, scales and rotates. An image that excites a
  * filter under all of them cannot rely on pixel-exact high-frequency patterns.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { affineResample, type Affine } from './resample';
 
 /** Transform ranges, in pixels and degrees. */
 export interface TransformSettings {
-  /** Grey border added before resampling (pixels). */
+  /**
+   * Grey border (pixels): the image is treated as padded with `padValue`, so rotations and shifts bring in
+   * grey rather than repeated border pixels. The output keeps the image's size, so any width > 0 acts alike.
+   */
   pad: number;
   /** Largest translation in either direction (pixels). */
   jitter: number;
@@ -53,11 +56,10 @@ export function randomAffines(n: number, settings: TransformSettings, rand: () =
   return maps;
 }
 
-/** Pads, then resamples every image with its map back to outH×outW (RGB in [0, 1], NHWC). */
+/**
+ * Resamples every image with its map back to outH×outW (RGB in [0, 1], NHWC). With padding, what the map
+ * brings in from outside the image is the pad value (grey), else the image's border is extended.
+ */
 export function applyTransforms(rgb: tf.Tensor4D, maps: readonly Affine[], settings: TransformSettings, outH: number, outW: number): tf.Tensor4D {
-  return tf.tidy(() => {
-    const p = settings.pad;
-    const padded = p > 0 ? tf.pad(rgb, [[0, 0], [p, p], [p, p], [0, 0]], settings.padValue) : rgb;
-    return affineResample(padded, maps, outH, outW);
-  });
+  return affineResample(rgb, maps, outH, outW, settings.pad > 0 ? settings.padValue : undefined);
 }
