@@ -11,6 +11,7 @@ import type { ColormapName, FromWebviewMessage, MethodName, ReduceMode, ToWebvie
 import { COLORMAPS } from '../src/shared/protocol';
 import { METHOD_INFO } from '../src/extension/methodParams';
 import { byId, h, select, setChildren, setSelectValue } from './dom';
+import { startFeatures, type FeatureApi } from './filters';
 import { buildParams, type ParamsView } from './params';
 import { buildSlot, renderSlot, slotIdentity, type SlotHooks, type SlotView } from './slot';
 import {
@@ -212,12 +213,16 @@ function renderLabelResults(): void {
   }));
 }
 
-window.addEventListener('message', (event: MessageEvent<ToWebviewMessage>) => {
-  const msg = event.data;
-  if (!msg || typeof msg !== 'object' || typeof msg.type !== 'string') return;
-  dispatch(fromHost(state, msg));
-});
-
-buildSkeleton();
-render('ui');
-vscode.postMessage({ type: 'ready' });
+// The same bundle serves the filter grid / dream panels (their HTML says which view it is).
+if (document.body.dataset.view === 'features') {
+  startFeatures(vscode as unknown as FeatureApi);
+} else {
+  window.addEventListener('message', (event: MessageEvent<ToWebviewMessage>) => {
+    const msg = event.data;
+    if (!msg || typeof msg !== 'object' || typeof msg.type !== 'string') return;
+    dispatch(fromHost(state, msg));
+  });
+  buildSkeleton();
+  render('ui');
+  vscode.postMessage({ type: 'ready' });
+}

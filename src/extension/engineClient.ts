@@ -6,7 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { oneLine } from '../shared/errors';
 import type {
-  BackendName, EngineMessage, EngineRequest, ErrorKind, ExplainResult, LayerInfo, PredictResult,
+  BackendName, EngineMessage, EngineRequest, ErrorKind, ExplainResult, FeatureVisResult, FilterImage, LayerInfo, PredictResult,
 } from '../shared/protocol';
 
 type WorkRequest = Exclude<EngineRequest, { type: 'cancel' } | { type: 'shutdown' }>;
@@ -20,6 +20,8 @@ export interface ResultOf {
   explain: ExplainResult;
   layers: LayerInfo[];
   labels: string[];
+  visualizeFilters: FeatureVisResult;
+  dream: FeatureVisResult;
 }
 
 /** An error answered by the engine or raised by the client (crash, hang, failed start); one line. */
@@ -55,6 +57,8 @@ export interface EngineClientOptions {
 export interface RequestOptions {
   signal?: AbortSignal;
   onProgress?: (fraction: number, message: string) => void;
+  /** Intermediate images of a visualizeFilters / dream request. */
+  onImages?: (step: number, steps: number, images: FilterImage[]) => void;
 }
 
 interface Pending {
@@ -83,7 +87,11 @@ interface Running {
   fail: (err: EngineError) => void;
 }
 
-const RESULT_TYPES = new Set(['predictResult', 'explainResult', 'layersResult', 'labelsResult']);
+/** The engine's answer type for each request type. */
+const RESULT_TYPES: Record<RequestType, EngineMessage['type']> = {
+  predict: 'predictResult', explain: 'explainResult', layers: 'layersResult', labels: 'labelsResult',
+  visualizeFilters: 'visualizeFiltersResult', dream: 'dreamResult',
+};
 
 /** Talks to one engine process at a time over Node IPC (advanced serialisation). */
 export class EngineClient {
@@ -272,16 +280,17 @@ export class EngineClient {
   private onReply(msg: EngineMessage): void {
     const cur = this.current;
     if (!('id' in msg) || !cur || msg.id !== cur.id) return;
-    if (msg.type === 'progress') {
+    if (msg.type === 'progress' || msg.type === 'filterImages') {
       this.armHangTimer();
-      cur.opts.onProgress?.(msg.fraction, msg.message);
+      if (msg.type === 'progress') cur.opts.onProgress?.(msg.fraction, msg.message);
+      else cur.opts.onImages?.(msg.step, msg.steps, msg.images);
       return;
     }
     if (msg.type === 'error') {
       this.finishCurrent(cur, new EngineError(msg.kind, msg.message));
       return;
     }
-    if (RESULT_TYPES.has(msg.type) && 'result' in msg) {
+    if (msg.type === RESULT_TYPES[cur.request.type] && 'result' in msg) {
       this.finishCurrent(cur, undefined, msg.result);
     }
   }

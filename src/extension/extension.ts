@@ -7,6 +7,9 @@ import * as vscode from 'vscode';
 import { oneLine } from '../shared/errors';
 import { readSettings, SECTION, type Settings } from './config';
 import { EngineClient } from './engineClient';
+import { dreamJob, filtersJob } from './featureCommands';
+import type { FeatureJob } from './featureCore';
+import { openFeaturePanel, type FeaturePanel } from './featurePanel';
 import { activeImageUri, imageFromArg, pickImage } from './images';
 import { ModelStore, pickModel } from './models';
 import { PANEL_VIEW_TYPE, type SaliencyPanel } from './panel';
@@ -99,6 +102,37 @@ export function activate(context: vscode.ExtensionContext): void {
     }
     const image = await resolveImage(arg, false);
     if (image) await compareFor(undefined, image);
+  });
+
+  let lastFeature: FeaturePanel | undefined;
+  /** Opens a filter grid or dream panel with the model's preprocessing settings. */
+  const openFeature = async (job: FeatureJob | undefined): Promise<void> => {
+    if (!job) return;
+    const { preprocess, resize } = settings();
+    job.params.preprocess ??= preprocess;
+    job.params.resize ??= resize;
+    // Filter grids and dreams gather in one column beside the code.
+    lastFeature = await openFeaturePanel({ engine: client, log, extensionUri: context.extensionUri }, job, lastFeature);
+    const panel = lastFeature;
+    context.subscriptions.push({ dispose: () => panel.panel.dispose() });
+  };
+
+  register('saliencyLens.visualizeFilters', async () => {
+    const model = await models.ensure();
+    if (!model) return;
+    await openFeature(await filtersJob(client, model));
+  });
+
+  register('saliencyLens.deepDream', async (arg) => {
+    const image = await resolveImage(arg, false);
+    if (!image) return;
+    if (!isImagePath(image)) {
+      void vscode.window.showWarningMessage(`Saliency Lens: ${path.basename(image)} does not look like an image (png, jpg, webp, gif, bmp, tiff).`);
+      return;
+    }
+    const model = await models.ensure();
+    if (!model) return;
+    await openFeature(await dreamJob(client, model, image));
   });
 
   context.subscriptions.push(

@@ -8,7 +8,7 @@ export function panelResourceRoots(extensionUri: vscode.Uri): vscode.Uri[] {
 }
 
 /** The HTML of a panel webview. */
-export function panelHtml(webview: vscode.Webview, extensionUri: vscode.Uri, title: string): string {
+export function panelHtml(webview: vscode.Webview, extensionUri: vscode.Uri, title: string, view: 'saliency' | 'features' = 'saliency'): string {
   const nonce = randomBytes(16).toString('base64');
   const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview.js'));
   const style = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'panel.css'));
@@ -30,7 +30,7 @@ export function panelHtml(webview: vscode.Webview, extensionUri: vscode.Uri, tit
 <link rel="stylesheet" href="${style}">
 <title>${escapeHtml(title)}</title>
 </head>
-<body>
+<body data-view="${view}">
 <main id="app" aria-live="polite"><p class="loading">Loading…</p></main>
 <script nonce="${nonce}" src="${script}"></script>
 </body>

@@ -281,13 +281,13 @@ export type EngineRequest =
   | { type: 'explain'; id: number; params: ExplainParams }
   | { type: 'layers'; id: number; params: { modelPath: string } }
   | { type: 'labels'; id: number; params: ModelOptions }
+  | FeatureVisRequest
   | { type: 'cancel'; id: number }
   | { type: 'shutdown' };
 
 /**
  * Feature visualisation requests to the engine process (answered by `filterImages` messages while running,
- * then `visualizeFiltersResult` / `dreamResult`; cancel them with `cancel`). Kept apart from EngineRequest
- * until the extension's client maps their results.
+ * then `visualizeFiltersResult` / `dreamResult`; cancel them with `cancel`). Part of EngineRequest.
  */
 export type FeatureVisRequest =
   | { type: 'visualizeFilters'; id: number; params: VisualizeFiltersParams }
@@ -358,3 +358,25 @@ export type FromWebviewMessage =
   | { type: 'rendered'; requestId: number; slot: number }
   /** Buttons in the panel that run extension commands. */
   | { type: 'command'; command: 'selectModel' | 'compareModels' | 'compareMethod' | 'stopCompare' };
+
+/** What a feature visualisation panel shows: a filter grid of a layer, or a dream of an image. */
+export type FeatureKind = 'filters' | 'dream';
+
+/** Messages from the extension host to a feature visualisation (filters / dream) panel webview. */
+export type ToFeatureWebviewMessage =
+  /** What the panel is about; sent on open and on every (re)load of the webview. */
+  | { type: 'featureContext'; kind: FeatureKind; title: string; modelName: string; layer: string; filters: (number | null)[]; steps: number; imageName?: string }
+  /** Live intermediate images (step of steps). */
+  | { type: 'featureImages'; step: number; steps: number; images: FilterImage[] }
+  /** The final images with their before/after objective values. */
+  | { type: 'featureResult'; result: FeatureVisResult }
+  /** An empty message ends the busy state. */
+  | { type: 'featureBusy'; message: string; fraction?: number }
+  | { type: 'featureError'; message: string; cancelled: boolean };
+
+/** Messages from a feature visualisation panel webview to the extension host. */
+export type FromFeatureWebviewMessage =
+  | { type: 'ready' }
+  | { type: 'cancel' }
+  /** PNG files encoded by the webview: every tile, or the enlarged one. */
+  | { type: 'exportPngs'; files: { name: string; data: ArrayBuffer }[] };

@@ -3,7 +3,9 @@
  * explorer, explain it with the demo model, check the overlay and the top-1 label, re-colour without a new
  * engine request, explain a corrupt image, reload the window (panels restored), switch to high-contrast
  * and dark themes, switch the method to Grad-CAM (the layer used is shown) and turn on Faithfulness for
- * Integrated Gradients (AUCs, curves, randomisation check). Screenshots of every step go to test-results/e2e/.
+ * Integrated Gradients (AUCs, curves, randomisation check), then "Visualize Filters…" from the command palette
+ * (layer block3_relu, first 4 filters: a grid of 4 painted tiles, one enlarged) and "Deep Dream…" from the
+ * explorer menu. Screenshots of every step go to test-results/e2e/.
  * Skips when code-server is not installed, unless SALIENCY_LENS_E2E_REQUIRED=1.
  */
 import { test } from 'node:test';
@@ -20,6 +22,8 @@ const ROOT = process.cwd();
 const REQUIRED = process.env.SALIENCY_LENS_E2E_REQUIRED === '1';
 // The demo model and photo; overridable to try other models (SALIENCY_LENS_E2E_MODEL=dir/model.json).
 const MODEL_JSON = resolve(process.env.SALIENCY_LENS_E2E_MODEL ?? join(ROOT, 'media', 'demo', 'model', 'model.json'));
+const FILTER_LAYER = 'block3_relu';
+const DREAM_LAYER = 'block2_relu';
 const IMAGE = resolve(process.env.SALIENCY_LENS_E2E_IMAGE ?? join(ROOT, 'media', 'demo', 'demo.png'));
 
 function skipReason(): string | undefined {
@@ -61,12 +65,12 @@ async function explorerRow(page: Page, name: string) {
   return row;
 }
 
-/** Right-clicks a file in the explorer and runs "Explain Image…" from its context menu. */
-async function explainFromExplorer(page: Page, name: string, shot: string): Promise<void> {
+/** Right-clicks a file in the explorer and runs "Explain Image…" (or another entry) from its context menu. */
+async function explainFromExplorer(page: Page, name: string, shot: string, entry = 'Explain Image…'): Promise<void> {
   const row = await explorerRow(page, name);
-  const item = page.getByRole('menuitem', { name: /Explain Image…/ });
+  const item = page.getByRole('menuitem', { name: entry });
   // The remote extension host registers menu contributions a while after the workbench shows: retry.
-  await waitFor('"Explain Image…" in the explorer context menu', async () => {
+  await waitFor(`"${entry}" in the explorer context menu`, async () => {
     await row.click({ button: 'right' });
     if (await item.waitFor({ state: 'visible', timeout: 2000 }).then(() => true, () => false)) return true;
     await page.keyboard.press('Escape');
@@ -134,7 +138,8 @@ test('explain an image from the explorer in code-server', { timeout: 600_000 }, 
   let server: CodeServer | undefined;
   let browser: Browser | undefined;
   try {
-    server = await startCodeServer(vsix, workspace, base);
+    // Few steps on small images keep the filter grid quick.
+    server = await startCodeServer(vsix, workspace, base, { 'saliencyLens.filterSteps': 32, 'saliencyLens.filterSize': 64 });
     browser = await launchBrowser();
     const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
     await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}`);
@@ -251,6 +256,55 @@ test('explain an image from the explorer in code-server', { timeout: 600_000 }, 
     await revived.locator('.slot[data-slot="0"] .metrics').scrollIntoViewIfNeeded();
     await sleep(300);
     await screenshot(page, '12-faithfulness');
+
+    // Step 9: "Visualize Filters…" from the command palette: layer, first N = 4, a grid of 4 painted tiles.
+    await page.locator('.tab', { hasText: 'Saliency: demo.png' }).first().click();
+    await runCommand(page, 'Saliency Lens: Visualize Filters…');
+    const layerRow = quickPickItem(page, FILTER_LAYER);
+    await page.locator('.quick-input-widget input').fill(FILTER_LAYER);
+    await layerRow.waitFor({ state: 'visible', timeout: 60_000 });
+    assert.match((await layerRow.textContent()) ?? '', /8×8×64/, 'the layer picker shows output shapes');
+    await layerRow.click();
+    await quickPickItem(page, 'First N').click();
+    const countBox = page.locator('.quick-input-widget input[aria-label^="First N filters"]');
+    await countBox.waitFor({ state: 'visible', timeout: 10_000 });
+    await countBox.fill('4');
+    await countBox.press('Enter');
+    const grid = await waitFor('the filter grid panel', () => findWebviewFrame(page, '#grid', `Filters: ${FILTER_LAYER}`), 60_000);
+    await waitFor('4 finished tiles', async () => (await bodyData(grid, 'done')) === 'true' && (await bodyData(grid, 'painted')) === '4', 120_000, 500);
+    assert.equal(await bodyData(grid, 'tiles'), '4');
+    const distinct = await grid.evaluate(() => {
+      const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): ArrayLike<PageCanvas> } }).document;
+      return Array.from(doc.querySelectorAll('.tile canvas'), (c) => {
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const colours = new Set<number>();
+        for (let i = 0; i < d.length; i += 4) colours.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+        return colours.size;
+      });
+    });
+    assert.equal(distinct.length, 4);
+    assert.ok(distinct.every((n) => n > 50), `filter tiles look blank: ${distinct.join(', ')} distinct colours`);
+    assert.match((await grid.locator('.tile[data-tile="0"] .tile-caption').textContent()) ?? '', /^#0 · \S+ → \S+$/);
+    await page.locator('.notifications-toasts .notification-toast', { hasText: 'Visualising' }).first().waitFor({ state: 'hidden', timeout: 10_000 }).catch(() => undefined);
+    await screenshot(page, '13-filter-grid');
+    // Enlarge a tile with the keyboard and go back with Escape.
+    await grid.locator('.tile[data-tile="1"]').focus();
+    await grid.locator('.tile[data-tile="1"]').press('Enter');
+    await grid.locator('#enlarged').waitFor({ state: 'visible', timeout: 10_000 });
+    assert.match((await grid.locator('#enlarged-title').textContent()) ?? '', /^#1 · /);
+    await grid.locator('#close-enlarged').press('Escape');
+    await grid.locator('#grid').waitFor({ state: 'visible', timeout: 10_000 });
+    assert.ok(Number(await bodyData(grid, 'live') ?? 0) >= 1, 'intermediate images arrived before the result');
+
+    // Step 10: "Deep Dream…" from the explorer context menu: a layer, then the dreamed image in its panel.
+    await explainFromExplorer(page, 'demo.png', '14-context-menu-dream', 'Deep Dream…');
+    await page.locator('.quick-input-widget input').fill(DREAM_LAYER);
+    await quickPickItem(page, DREAM_LAYER).click();
+    const dream = await waitFor('the dream panel', () => findWebviewFrame(page, '#grid', 'Dream: demo.png'), 60_000);
+    await waitFor('the dreamed image', async () => (await bodyData(dream, 'done')) === 'true' && (await bodyData(dream, 'painted')) === '1', 120_000, 500);
+    assert.match((await dream.locator('.tile[data-tile="0"] .tile-caption').textContent()) ?? '', /^whole layer · /);
+    await page.locator('.notifications-toasts .notification-toast', { hasText: 'Dreaming' }).first().waitFor({ state: 'hidden', timeout: 10_000 }).catch(() => undefined);
+    await screenshot(page, '15-deep-dream');
   } catch (err) {
     if (browser) {
       const pages = browser.contexts().flatMap((c) => c.pages());

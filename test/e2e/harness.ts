@@ -53,8 +53,8 @@ export interface CodeServer {
   stop: () => Promise<void>;
 }
 
-/** Installs the .vsix into fresh directories and starts code-server on a free loopback port. */
-export async function startCodeServer(vsix: string, workspace: string, baseDir: string): Promise<CodeServer> {
+/** Installs the .vsix into fresh directories and starts code-server on a free loopback port; `settings` adds user settings. */
+export async function startCodeServer(vsix: string, workspace: string, baseDir: string, settings: Record<string, unknown> = {}): Promise<CodeServer> {
   const userDataDir = join(baseDir, 'user-data');
   const extensionsDir = join(baseDir, 'extensions');
   mkdirSync(join(userDataDir, 'User'), { recursive: true });
@@ -68,6 +68,7 @@ export async function startCodeServer(vsix: string, workspace: string, baseDir: 
     'extensions.autoCheckUpdates': false,
     // Keep the explorer free of noise so the screenshots show what matters.
     'explorer.compactFolders': false,
+    ...settings,
   }, null, 2));
   const common = ['--extensions-dir', extensionsDir, '--user-data-dir', userDataDir];
   run(CODE_SERVER, ['--install-extension', vsix, ...common]);

@@ -55,6 +55,43 @@ function explainResult(params) {
   };
 }
 
+// Feature visualisation: a 2×2 RGBA image per filter whose grey level tells the step; two rounds of live
+// `filterImages` (honouring cancel between them, 30 ms apart), then the result with before/after values.
+function filterImage(index, step) {
+  const data = new Uint8Array(2 * 2 * 4).fill(10 + 10 * step);
+  return { index, before: 0.5, after: 5 + (index ?? 0), image: { width: 2, height: 2, data: data.buffer } };
+}
+
+function featureVis(req) {
+  const p = req.params;
+  const filters = req.type === 'dream' && !p.filters ? [null] : p.filters || Array.from({ length: p.count || 16 }, (_, i) => i);
+  const steps = (p.options && p.options.steps) || 8;
+  const slow = `${p.modelPath || ''}`.includes('slow');
+  let round = 0;
+  const tick = () => {
+    if (cancelled.has(req.id)) {
+      send({ type: 'error', id: req.id, kind: 'cancelled', message: 'cancelled' });
+      finish(req);
+      return;
+    }
+    round++;
+    const step = Math.round((steps * round) / 2);
+    send({ type: 'progress', id: req.id, fraction: round / 3, message: `step ${step}/${steps}` });
+    send({ type: 'filterImages', id: req.id, step, steps, images: filters.map((i) => filterImage(i, round)) });
+    if (round < 2 || (slow && round < 20)) {
+      setTimeout(tick, 30);
+      return;
+    }
+    const result = {
+      backend: 'cpu', model: explainResult(p).model, layer: p.layer || 'conv2', objective: req.type === 'dream' && !p.filters ? 'layer' : 'channel',
+      param: req.type === 'dream' ? 'input' : 'fourier', steps, filters: filters.map((i) => filterImage(i, 3)), timingMs: { load: 1, optimize: 2 },
+    };
+    send({ type: req.type === 'dream' ? 'dreamResult' : 'visualizeFiltersResult', id: req.id, result });
+    finish(req);
+  };
+  setTimeout(tick, 5);
+}
+
 function finish(req) {
   busy = false;
   pump();
@@ -76,6 +113,10 @@ function handle(req) {
   if (what.includes('bad')) {
     send({ type: 'error', id: req.id, kind: 'bad-input', message: `${req.params.imagePath}: not an image` });
     finish(req);
+    return;
+  }
+  if (req.type === 'visualizeFilters' || req.type === 'dream') {
+    featureVis(req);
     return;
   }
   // A "slow" request takes 10 progress steps of 30 ms and honours cancel between steps.

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { mapCompareTarget } from '../../src/extension/compare';
 import { parseTarget, readSettings } from '../../src/extension/config';
+import { featureOptions as featureOptionsOf } from '../../src/extension/filterSelect';
 import { exportPath, imageGlob, isImagePath, modelName, panelTitle, resolveSettingPath } from '../../src/extension/paths';
 import { parseRevivedState } from '../../src/extension/revive';
 import { COLORMAPS, METHODS, PREPROCESS_PRESETS } from '../../src/shared/protocol';
@@ -127,7 +128,7 @@ describe('package.json contributions', () => {
       assert.equal(c.category, 'Saliency Lens');
       return c.command;
     }));
-    assert.deepEqual([...ids].sort(), ['saliencyLens.compareModels', 'saliencyLens.explainImage', 'saliencyLens.selectModel', 'saliencyLens.showPanel']);
+    assert.deepEqual([...ids].sort(), ['saliencyLens.compareModels', 'saliencyLens.deepDream', 'saliencyLens.explainImage', 'saliencyLens.selectModel', 'saliencyLens.showPanel', 'saliencyLens.visualizeFilters']);
     for (const items of Object.values(pkg.contributes.menus) as { command: string }[][]) {
       for (const item of items) assert.ok(ids.has(item.command), item.command);
     }
@@ -139,5 +140,15 @@ describe('package.json contributions', () => {
     const re = new RegExp(m[1], m[2]);
     for (const ext of ['.png', '.JPG', '.jpeg', '.webp', '.gif', '.bmp', '.tif', '.tiff']) assert.ok(re.test(ext), ext);
     for (const ext of ['.json', '.onnx', '.pngx', '.svg']) assert.ok(!re.test(ext), ext);
+    // Deep Dream is offered on exactly the same files as Explain Image.
+    const dream = pkg.contributes.menus['explorer/context'].find((i: { command: string }) => i.command === 'saliencyLens.deepDream');
+    assert.equal(dream?.when, when);
+  });
+  it('has feature visualisation settings whose defaults the extension reads back', () => {
+    assert.equal(props['saliencyLens.filterSteps'].default, 128);
+    assert.equal(props['saliencyLens.filterSize'].default, 128);
+    assert.deepEqual(featureOptionsOf((k) => props[`saliencyLens.${k}`]?.default), { steps: 128, size: 128 });
+    assert.deepEqual(featureOptionsOf((k) => ({ filterSteps: 0, filterSize: 0 } as Record<string, unknown>)[k]), {});
+    assert.deepEqual(featureOptionsOf((k) => ({ filterSteps: 8.5, filterSize: 'x' } as Record<string, unknown>)[k]), {});
   });
 });
