@@ -199,7 +199,9 @@ test('explain an image from the explorer in code-server', { timeout: 600_000 }, 
     await screenshot(page, '07-corrupt-image-error');
 
     // Step 5: a window reload restores the panels (serializer + webview state): same colour map, a result.
-    await page.reload();
+    // Reload through VS Code's own command, as a user does: its shutdown flushes the webview state to
+    // storage, which a bare browser reload may cut short.
+    await Promise.all([page.waitForEvent('load', { timeout: 90_000 }), runCommand(page, 'Developer: Reload Window')]);
     await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
     const demoTab = page.locator('.tab', { hasText: 'Saliency: demo.png' }).first();
     await demoTab.waitFor({ state: 'visible', timeout: 60_000 });
