@@ -15,6 +15,7 @@ import { resolveTarget } from './labels';
 import { runMethod, type MethodContext } from './methods';
 import { faithfulness } from './methods/faithfulness';
 import { DEFAULT_PREPROCESS, DEFAULT_RESIZE, LoadedModel } from './model';
+import { toRgbaImage } from './featureVis/images';
 
 /** Per-request hooks: progress reports and cancellation. */
 export interface RequestControl {
@@ -38,17 +39,6 @@ const MAX_CACHED_INPUTS = 8;
 async function checkpoint(control: RequestControl | undefined): Promise<void> {
   await new Promise((r) => setImmediate(r));
   if (control?.isCancelled?.()) throw new CancelledError();
-}
-
-function toRgba(image: RgbImage): RgbaImage {
-  const rgba = new Uint8Array(image.width * image.height * 4);
-  for (let i = 0, j = 0; i < image.data.length; i += 3, j += 4) {
-    rgba[j] = image.data[i];
-    rgba[j + 1] = image.data[i + 1];
-    rgba[j + 2] = image.data[i + 2];
-    rgba[j + 3] = 255;
-  }
-  return { width: image.width, height: image.height, data: rgba.buffer };
 }
 
 /** Top-k predictions from a [1, classes] score tensor. */
@@ -187,7 +177,7 @@ export class Engine {
           backend: this.backend, model: model.info(input.preprocess, input.preprocessSource), predictions,
           method: params.method, target: { index: targetIndex, label: model.labels[targetIndex] },
           timingMs: { load: loadMs, inference: inferenceMs, attribution: attributionMs },
-          input: toRgba(input.fitted),
+          input: toRgbaImage(input.fitted),
           attribution: { height: h, width: w, channels: c, data: data.buffer as ArrayBuffer, signed: out.signed },
           layer: out.layer,
           metrics,

@@ -66,13 +66,20 @@ export function activate(context: vscode.ExtensionContext): void {
     await panels.explain(image, [primary, second], Date.now());
   };
 
-  register('saliencyLens.explainImage', async (arg) => {
+  /** The image of a command (argument, active editor or picker), warning when it is not an image file. */
+  const resolveImageArg = async (arg: unknown): Promise<string | undefined> => {
     const image = await resolveImage(arg, false);
-    if (!image) return;
+    if (!image) return undefined;
     if (!isImagePath(image)) {
       void vscode.window.showWarningMessage(`Saliency Lens: ${path.basename(image)} does not look like an image (png, jpg, webp, gif, bmp, tiff).`);
-      return;
+      return undefined;
     }
+    return image;
+  };
+
+  register('saliencyLens.explainImage', async (arg) => {
+    const image = await resolveImageArg(arg);
+    if (!image) return;
     const model = await models.ensure();
     if (!model) return;
     // Timed from here: the pickers wait for the user, not for us.
@@ -124,12 +131,8 @@ export function activate(context: vscode.ExtensionContext): void {
   });
 
   register('saliencyLens.deepDream', async (arg) => {
-    const image = await resolveImage(arg, false);
+    const image = await resolveImageArg(arg);
     if (!image) return;
-    if (!isImagePath(image)) {
-      void vscode.window.showWarningMessage(`Saliency Lens: ${path.basename(image)} does not look like an image (png, jpg, webp, gif, bmp, tiff).`);
-      return;
-    }
     const model = await models.ensure();
     if (!model) return;
     await openFeature(await dreamJob(client, model, image));

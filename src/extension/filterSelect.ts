@@ -1,5 +1,6 @@
 /** Pure helpers of "Visualize Filters…": channel counts, the filter choices (first N, random N, a list) and their parsing. */
 import type { FeatureVisOptions, LayerInfo } from '../shared/protocol';
+import { uniformRandom } from '../shared/random';
 
 /** The number of channels of a layer with a spatial output, or undefined when its shape is unknown. */
 export function channelCount(layer: Pick<LayerInfo, 'outputShape'>, layout?: 'NHWC' | 'NCHW'): number | undefined {
@@ -17,18 +18,6 @@ export function shapeText(shape: number[] | null): string {
   return shape.slice(1).map((d) => (d < 0 ? '?' : String(d))).join('×');
 }
 
-/** A small seeded generator (mulberry32) giving numbers in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The first n filters (n capped at the channel count when known). */
 export function firstFilters(n: number, channels: number | undefined): number[] {
   const count = channels === undefined ? n : Math.min(n, channels);
@@ -38,7 +27,7 @@ export function firstFilters(n: number, channels: number | undefined): number[] 
 /** n distinct filters out of `channels`, chosen with a seeded generator, in ascending order. */
 export function randomFilters(n: number, channels: number, seed: number): number[] {
   const all = Array.from({ length: channels }, (_, i) => i);
-  const rand = seededRandom(seed);
+  const rand = uniformRandom(seed);
   const k = Math.min(Math.max(0, n), channels);
   for (let i = 0; i < k; i++) {
     const j = i + Math.floor(rand() * (channels - i));

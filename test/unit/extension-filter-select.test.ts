@@ -2,9 +2,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  channelCount, firstFilters, parseCount, parseFilterList, randomFilters, seededRandom, shapeText,
+  channelCount, firstFilters, parseCount, parseFilterList, randomFilters, shapeText,
 } from '../../src/extension/filterSelect';
 import { featureTitle } from '../../src/extension/featureCore';
+import { uniformRandom } from '../../src/shared/random';
 
 describe('filter selection', () => {
   it('reads the channel count of NHWC and NCHW outputs', () => {
@@ -37,7 +38,7 @@ describe('filter selection', () => {
     assert.notDeepEqual(randomFilters(8, 64, 1), a);
     assert.deepEqual(randomFilters(10, 4, 3), [0, 1, 2, 3]);
     assert.deepEqual(randomFilters(0, 4, 3), []);
-    const r = seededRandom(42);
+    const r = uniformRandom(42);
     const xs = Array.from({ length: 1000 }, r);
     assert.ok(xs.every((x) => x >= 0 && x < 1));
     const mean = xs.reduce((s, x) => s + x, 0) / xs.length;

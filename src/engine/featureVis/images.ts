@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { RgbaImage } from '../../shared/protocol';
 import type { RgbImage } from '../image/decode';
+import { rgbToRgba } from '../../shared/render/types';
 
 /** Splits an [N, H, W, 3] RGB batch in [0, 1] into 8-bit images (rounded, clipped). */
 export function rgbBatchToImages(rgb: tf.Tensor4D): RgbImage[] {
@@ -57,14 +58,8 @@ export function standardizedImages(input: tf.Tensor4D, bgr: boolean): RgbImage[]
 
 /** Opaque RGBA of an RGB image, as the protocol carries pictures. */
 export function toRgbaImage(image: RgbImage): RgbaImage {
-  const rgba = new Uint8Array(image.width * image.height * 4);
-  for (let i = 0, j = 0; i < image.data.length; i += 3, j += 4) {
-    rgba[j] = image.data[i];
-    rgba[j + 1] = image.data[i + 1];
-    rgba[j + 2] = image.data[i + 2];
-    rgba[j + 3] = 255;
-  }
-  return { width: image.width, height: image.height, data: rgba.buffer };
+  const { width, height, data } = rgbToRgba(image.width, image.height, image.data);
+  return { width, height, data: data.buffer as ArrayBuffer };
 }
 
 /** Enlarges an image by an integer factor with nearest-neighbour sampling (pixels stay visible). */

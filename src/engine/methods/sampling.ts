@@ -1,18 +1,9 @@
 /** Seeded random numbers and batched loops shared by the multi-pass methods. */
 import * as tf from '@tensorflow/tfjs-core';
 import type { MethodContext } from './index';
+import { uniformRandom } from '../../shared/random';
 
-/** A deterministic uniform [0,1) generator (mulberry32); JS-side so results match on every backend. */
-export function uniformRandom(seed: number): () => number {
-  let a = (seed ^ 0x9e3779b9) >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { uniformRandom };
 
 /** Fills an array with N(0, sigma²) samples (Box–Muller) from a seeded generator. */
 export function gaussianArray(size: number, sigma: number, rand: () => number): Float32Array {
