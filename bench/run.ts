@@ -4,10 +4,10 @@
  *
  *   node --import tsx bench/run.ts [--runs N] [--rounds R] [--budget SECONDS] [--models a,b] [--methods a,b]
  *       [--no-torch] [--torch-threads N] [--python PATH] [--cli PATH] [--backend B] [--ghz F]
- *       [--no-generate] [--heavy-warm] [--json] [--json-out FILE]
+ *       [--no-generate] [--heavy-first] [--json] [--json-out FILE]
  *
  * Environment: BENCH_RUNS, BENCH_ROUNDS, BENCH_BUDGET_S, BENCH_MODELS, BENCH_METHODS, BENCH_PYTHON, BENCH_GHZ,
- * BENCH_HEAVY_WARM=1, BENCH_DARKNET (folder of darknet-tiny). Progress goes to stderr; the tables (or --json) to stdout.
+ * BENCH_HEAVY_FIRST=1, BENCH_DARKNET (folder of darknet-tiny). Progress goes to stderr; the tables (or --json) to stdout.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -17,6 +17,7 @@ import { METHODS } from '../src/shared/protocol';
 import { countModelFlops, methodFlops, type ModelFlops } from './lib/flops';
 import { coldOurs, coldTorch, measureOurs, measureTorch, type MeasureContext, type MethodSpec } from './lib/measure';
 import { MODEL_IDS, findModels, findTorch, type BenchModel } from './lib/models';
+import { runChild } from './lib/proc';
 import {
   coldTable, latencyTable, limitsTable, machineInfo, machinePeaks, modelTable, summarise, type ColdResult, type Row,
 } from './lib/report';
@@ -41,7 +42,7 @@ const { values: opt } = parseArgs({
     runs: { type: 'string' }, rounds: { type: 'string' }, budget: { type: 'string' }, models: { type: 'string' },
     methods: { type: 'string' }, 'no-torch': { type: 'boolean' },
     'torch-threads': { type: 'string' }, ghz: { type: 'string' }, python: { type: 'string' }, cli: { type: 'string' }, backend: { type: 'string' },
-    'no-generate': { type: 'boolean' }, 'heavy-warm': { type: 'boolean' }, json: { type: 'boolean' }, 'json-out': { type: 'string' }, help: { type: 'boolean' },
+    'no-generate': { type: 'boolean' }, 'heavy-first': { type: 'boolean' }, json: { type: 'boolean' }, 'json-out': { type: 'string' }, help: { type: 'boolean' },
   },
 });
 
@@ -108,7 +109,8 @@ async function main(): Promise<void> {
   const ctx: MeasureContext = {
     root: ROOT, cli: resolve(ROOT, opt.cli ?? join('dist', 'cli.js')), python, backend: opt.backend, runs, torchThreads,
     image: join(ROOT, 'media', 'demo', 'demo.png'), outDir, timeoutMs: 20 * 60_000,
-    heavyWarm: !!opt['heavy-warm'] || process.env.BENCH_HEAVY_WARM === '1',
+    heavyFirst: !!opt['heavy-first'] || process.env.BENCH_HEAVY_FIRST === '1',
+    warmup: await cliWarmupOption(resolve(ROOT, opt.cli ?? join('dist', 'cli.js'))),
   };
   const work = { samples: 25, steps: 50 };
   const rows: Row[] = [];
@@ -183,7 +185,7 @@ async function main(): Promise<void> {
   const peaks = machinePeaks(machine);
   const torchImpls = [...new Set(summaries.map((s) => (s.torchImpl ? `${s.model}: ${s.torchImpl}` : '')).filter(Boolean))];
   const report = {
-    machine, peaks, config: { runs, rounds, budgetS, torchThreads, cli: ctx.cli, backend: opt.backend ?? 'auto', heavyMethods: methods.filter((m) => m.heavy).map((m) => m.id), samples: work.samples, steps: work.steps, batch: 16 },
+    machine, peaks, config: { runs, rounds, budgetS, torchThreads, cli: ctx.cli, backend: opt.backend ?? 'auto', heavyMethods: methods.filter((m) => m.heavy).map((m) => m.id), heavyFirst: ctx.heavyFirst, warmup: ctx.warmup ?? 'CLI default (2)', samples: work.samples, steps: work.steps, batch: 16 },
     models: models.map((m) => ({ ...m, flops: flops.get(m.id) })), skipped, torch: python ? { python, version: machine.torch, threads: torchThreads, impls: torchImpls } : { skipped: torchReason },
     rows: summaries, rounds: rows.map((r) => ({ model: r.model, method: r.method, ours: r.ours, torch: r.torch })), cold, notes,
     elapsedS: elapsedS(),
@@ -194,12 +196,13 @@ async function main(): Promise<void> {
     return;
   }
   const out: string[] = [];
-  out.push(`Saliency Lens bench — ${machine.cpu} (family ${machine.family}, ${(machine.mhz / 1000).toFixed(2)} GHz nominal), ${machine.cores} cores, Node ${machine.node}` +
+  out.push(`Saliency Lens bench — ${machine.cpu} (family ${machine.family}, ${(machine.mhz / 1000).toFixed(2)} GHz ${machine.clockSource === 'given' ? 'given' : 'per /proc/cpuinfo'}), ${machine.cores} cores, Node ${machine.node}` +
     `${python ? `, PyTorch ${machine.torch} (${torchThreads} threads)` : ''}; ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${elapsedS().toFixed(0)} s`);
   out.push('', '### Warm latency (one map, batch 1, after warm-up)', '', latencyTable(summaries));
-  out.push('', `Single-pass methods: median of per-process medians over the rounds (each process: 2 warm-up maps, then ${runs} timed); ` +
-    `SmoothGrad (25 samples) and Integrated Gradients (50 steps), batches of 16: ${ctx.heavyWarm ? '2 warm-up maps, then one timed' : 'the first map of a fresh process after one forward pass (first-call costs included, on both sides; --heavy-warm for warm figures)'}, median over rounds. ` +
-    'ours/PyTorch: ratio of the medians (min–max of the per-round ratios). Peak RSS: the process high-water mark.');
+  out.push('', `Single-pass methods: median of per-process medians over the rounds (each process: ${ctx.warmup ?? 2} warm-up maps, then ${runs} timed); ` +
+    `SmoothGrad (25 samples) and Integrated Gradients (50 steps), batches of 16: ${ctx.heavyFirst ? 'the first map of a fresh process after one forward pass (first-call costs included, on both sides)' : `${ctx.warmup === undefined ? 2 : 1} warm-up map(s), then one timed`}, median over rounds. ` +
+    'ours/PyTorch: ratio of the medians (min–max of the per-round ratios); min/min: fastest map against fastest map, the figure least disturbed by other processes. ' +
+    'Load: model load in the measuring process. Peak RSS: that process\'s high-water mark.');
   if (cold.length) out.push('', '### Cold start (process start → first vanilla map)', '', coldTable(cold));
   out.push('', '### What limits the ratios', '', modelTable(models.map((m) => ({ id: m.id, flops: flops.get(m.id) }))), '', limitsTable(summaries, peaks));
   out.push('', `Peaks at ${(machine.mhz / 1000).toFixed(2)} GHz (${machine.clockSource === 'given' ? 'given with --ghz' : '/proc/cpuinfo, often the nominal clock: pass the boost clock with --ghz'}): ` +
@@ -212,6 +215,16 @@ async function main(): Promise<void> {
   for (const c of cold) for (const e of c.errors) out.push(`- cold ${c.model}: ${e}`);
   for (const n of notes) out.push(`- note: ${n}`);
   process.stdout.write(`${out.join('\n')}\n`);
+}
+
+/** 2 when the CLI's bench command takes --warmup (heavy rows then get one warm-up map, not two), else undefined. */
+async function cliWarmupOption(cli: string): Promise<number | undefined> {
+  try {
+    const r = await runChild(process.execPath, [cli, '--help'], { timeoutMs: 60_000 });
+    return /--warmup\b/.test(r.stdout) ? 2 : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Cold starts, ours and PyTorch's alternately (3 repetitions for darknet-tiny and the demo, 1 for the others). */

@@ -9,8 +9,8 @@ export interface MethodSpec {
   /** The --method name, shared by the CLI and torch_reference.py. */
   id: string;
   /**
-   * Multi-pass methods (25–50 gradients per map): one timed map per process, after the forward pass that
-   * `saliency-lens explain` runs for the prediction, instead of 2 warm-up maps + N runs.
+   * Multi-pass methods (25–50 gradients per map): one timed map per process (after the warm-up maps), or with
+   * `heavyFirst` the first map of a fresh process, after the forward pass `saliency-lens explain` runs.
    */
   heavy: boolean;
   /** Whether bench/torch_reference.py implements it. */
@@ -34,8 +34,10 @@ export interface MeasureContext {
   /** Scratch folder for the pictures `explain` writes. */
   outDir: string;
   timeoutMs: number;
-  /** Heavy methods too through `cli bench` (2 warm-up maps, then one timed): warm figures at 3× the cost. */
-  heavyWarm: boolean;
+  /** Heavy methods: time the first map of a fresh process (includes first-call costs; a third of the cost). */
+  heavyFirst: boolean;
+  /** Warm-up maps per process; undefined: the CLI's own (2), when its bench command has no --warmup. */
+  warmup?: number;
 }
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : NaN);
@@ -44,11 +46,12 @@ function oursArgs(ctx: MeasureContext): string[] {
   return ctx.backend ? ['--backend', ctx.backend] : [];
 }
 
-/** Our warm latency: `cli bench` (cheap methods) or the attribution time of `cli explain` (heavy ones). */
+/** Our warm latency with `cli bench`, or for heavy methods with `heavyFirst` the attribution time of `cli explain`. */
 export async function measureOurs(ctx: MeasureContext, model: BenchModel, method: MethodSpec): Promise<Sample> {
-  if (!method.heavy || ctx.heavyWarm) {
+  if (!method.heavy || !ctx.heavyFirst) {
     const runs = method.heavy ? 1 : ctx.runs;
-    const args = [ctx.cli, 'bench', '--model', model.path, '--method', method.id, '--runs', String(runs), '--json', ...oursArgs(ctx)];
+    const warmup = ctx.warmup === undefined ? [] : ['--warmup', String(method.heavy ? Math.min(ctx.warmup, 1) : ctx.warmup)];
+    const args = [ctx.cli, 'bench', '--model', model.path, '--method', method.id, '--runs', String(runs), ...warmup, '--json', ...oursArgs(ctx)];
     const r = await runChild(process.execPath, args, { cwd: ctx.root, timeoutMs: ctx.timeoutMs });
     const j = parseJsonOutput(r, `saliency-lens bench ${model.id} ${method.id}`);
     return {
@@ -78,8 +81,9 @@ function torchArgs(ctx: MeasureContext, model: BenchModel, method: string, runs:
 /** PyTorch's warm latency for the same model and method, with the same warm-up scheme as ours. */
 export async function measureTorch(ctx: MeasureContext, model: BenchModel, method: MethodSpec): Promise<Sample> {
   if (!ctx.python) throw new Error('no PyTorch');
-  const args = !method.heavy ? torchArgs(ctx, model, method.id, ctx.runs, 2)
-    : torchArgs(ctx, model, method.id, 1, ctx.heavyWarm ? 2 : 0);
+  const warmup = ctx.warmup ?? 2;
+  const args = !method.heavy ? torchArgs(ctx, model, method.id, ctx.runs, warmup)
+    : torchArgs(ctx, model, method.id, 1, ctx.heavyFirst ? 0 : Math.min(warmup, ctx.warmup === undefined ? 2 : 1));
   const r = await runChild(ctx.python, args, { cwd: ctx.root, timeoutMs: ctx.timeoutMs });
   const j = parseJsonOutput(r, `torch_reference.py ${model.id} ${method.id}`);
   return {

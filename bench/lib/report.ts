@@ -54,6 +54,8 @@ export interface RowSummary {
   ratio: number | null;
   ratioMin: number | null;
   ratioMax: number | null;
+  /** Fastest ours / fastest PyTorch: the ratio with the least interference from other processes. */
+  ratioOfMins: number | null;
   loadMs: number | null;
   peakRssMb: number | null;
   torchPeakRssMb: number | null;
@@ -83,6 +85,7 @@ export function summarise(row: Row): RowSummary {
     ours: o, torch: t, torchImpl: torch[0]?.extra?.impl as string | undefined,
     ratio: o && t ? o.median / t.median : null,
     ratioMin: ratios.length ? Math.min(...ratios) : null, ratioMax: ratios.length ? Math.max(...ratios) : null,
+    ratioOfMins: o && t ? o.min / t.min : null,
     loadMs: ours.length ? median(ours.map((s) => s.loadMs)) : null,
     peakRssMb: rss.length ? Math.max(...rss) : null, torchPeakRssMb: trss.length ? Math.max(...trss) : null,
     gflopsOurs: o && row.flop ? row.flop / o.median / 1e6 : null,
@@ -167,9 +170,10 @@ function table(head: string[], rows: string[][]): string {
 /** The main table: latency, PyTorch, ratio, load and memory per model × method. */
 export function latencyTable(rows: RowSummary[]): string {
   return table(
-    ['model', 'method', 'backend', 'ours ms median (min–max)', 'PyTorch ms median (min–max)', 'ours/PyTorch (spread)', 'rounds', 'load ms', 'peak RSS MB'],
+    ['model', 'method', 'backend', 'ours ms median (min–max)', 'PyTorch ms median (min–max)', 'ours/PyTorch (spread)', 'min/min', 'rounds', 'load ms', 'peak RSS MB'],
     rows.map((r) => [
-      r.model, r.method, r.backend, range(r.ours), r.torch ? range(r.torch) : r.torchNote ?? '—', ratio(r), String(r.rounds),
+      r.model, r.method, r.backend, range(r.ours), r.torch ? range(r.torch) : r.torchNote ?? '—', ratio(r),
+      r.ratioOfMins === null ? '—' : `${r.ratioOfMins.toFixed(2)}×`, String(r.rounds),
       r.loadMs === null ? '—' : r.loadMs.toFixed(0), r.peakRssMb === null ? '—' : r.peakRssMb.toFixed(0),
     ]),
   );
