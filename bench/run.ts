@@ -182,7 +182,7 @@ async function main(): Promise<void> {
   const loaded = Math.max(machine.loadAvgStart[0], machine.loadAvgEnd[0]) > machine.cores * 0.75;
   if (loaded) notes.push(`the machine was loaded (1-minute load average ${machine.loadAvgStart[0].toFixed(1)} at the start, ${machine.loadAvgEnd[0].toFixed(1)} at the end, on ${machine.cores} cores): figures are noisy, and multi-threaded PyTorch suffers more from competing processes than single-threaded wasm`);
   const summaries = rows.map(summarise);
-  const peaks = machinePeaks(machine);
+  const peaks = machinePeaks(machine, torchThreads);
   const torchImpls = [...new Set(summaries.map((s) => (s.torchImpl ? `${s.model}: ${s.torchImpl}` : '')).filter(Boolean))];
   const report = {
     machine, peaks, config: { runs, rounds, budgetS, torchThreads, cli: ctx.cli, backend: opt.backend ?? 'auto', heavyMethods: methods.filter((m) => m.heavy).map((m) => m.id), heavyFirst: ctx.heavyFirst, warmup: ctx.warmup ?? 'CLI default (2)', samples: work.samples, steps: work.steps, batch: 16 },
@@ -207,9 +207,10 @@ async function main(): Promise<void> {
   out.push('', '### What limits the ratios', '', modelTable(models.map((m) => ({ id: m.id, flops: flops.get(m.id) }))), '', limitsTable(summaries, peaks));
   out.push('', `Peaks at ${(machine.mhz / 1000).toFixed(2)} GHz (${machine.clockSource === 'given' ? 'given with --ghz' : '/proc/cpuinfo, often the nominal clock: pass the boost clock with --ghz'}): ` +
     `one wasm SIMD128 thread ${peaks.wasm1.toFixed(0)} GFLOP/s (no FMA: 4 lanes × (2 multiplies + 2 adds) per cycle); ` +
-    `${machine.cores} cores AVX2 FMA ${peaks.avx2All.toFixed(0)} GFLOP/s${peaks.avx512All ? `, AVX-512 FMA (2 full-width pipes) ${peaks.avx512All.toFixed(0)} GFLOP/s` : ''}. ` +
+    `${peaks.torchCores} core(s) (PyTorch's threads) AVX2 FMA ${peaks.avx2All.toFixed(0)} GFLOP/s${peaks.avx512All ? `, AVX-512 FMA (2 full-width pipes) ${peaks.avx512All.toFixed(0)} GFLOP/s` : ''}. ` +
     'FLOPs count only convolutions and dense layers (a gradient ≈ 2 forwards: no weight gradients).');
   if (torchImpls.length) out.push('', `PyTorch implementations: ${torchImpls.join('; ')}.`);
+  if (!python) out.push(`- PyTorch columns skipped: ${torchReason}`);
   for (const s of skipped) out.push(`- skipped ${s}`);
   for (const r of summaries) for (const e of r.errors) out.push(`- ${r.model} ${r.method}: ${e}`);
   for (const c of cold) for (const e of c.errors) out.push(`- cold ${c.model}: ${e}`);

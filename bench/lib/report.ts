@@ -135,9 +135,11 @@ export function machineInfo(ghz?: number): Machine {
 export interface Peaks {
   /** One thread of WebAssembly SIMD128 (4 lanes, no FMA: separate multiply and add). */
   wasm1: number;
-  /** All cores with 256-bit FMA (2 FMA pipes per core). */
+  /** Cores PyTorch uses (its thread count, at most the machine's cores). */
+  torchCores: number;
+  /** Those cores with 256-bit FMA (2 FMA pipes per core). */
   avx2All: number;
-  /** All cores with full-width AVX-512 FMA, when the CPU has AVX-512. */
+  /** Those cores with full-width AVX-512 FMA, when the CPU has AVX-512. */
   avx512All?: number;
 }
 
@@ -145,13 +147,15 @@ export interface Peaks {
  * Peaks at the clock /proc/cpuinfo reports. wasm: 4 lanes × (2 multiplies + 2 adds) per cycle on AMD Zen's
  * four FP pipes (8 on cores with two FMA ports). AVX2: 2 pipes × 8 lanes × 2 (FMA) = 32 FLOP/cycle/core.
  */
-export function machinePeaks(m: Machine): Peaks {
+export function machinePeaks(m: Machine, torchThreads: number): Peaks {
   const ghz = m.mhz / 1000;
   const wasmPerCycle = m.vendor === 'AuthenticAMD' ? 16 : 8;
+  const cores = Math.max(1, Math.min(torchThreads, m.cores));
   return {
     wasm1: wasmPerCycle * ghz,
-    avx2All: m.avx2 && m.fma ? m.cores * 32 * ghz : m.cores * 8 * ghz,
-    avx512All: m.avx512f ? m.cores * 64 * ghz : undefined,
+    torchCores: cores,
+    avx2All: m.avx2 && m.fma ? cores * 32 * ghz : cores * 8 * ghz,
+    avx512All: m.avx512f ? cores * 64 * ghz : undefined,
   };
 }
 
@@ -184,7 +188,7 @@ export function limitsTable(rows: RowSummary[], peaks: Peaks): string {
   const pct = (x: number | null, peak: number): string => (x === null ? '—' : `${x.toFixed(1)} (${((100 * x) / peak).toFixed(0)}%)`);
   const cpuPeak = peaks.avx512All ?? peaks.avx2All;
   return table(
-    ['model', 'method', 'GFLOP per map', 'ours GFLOP/s (% of 1-thread wasm peak)', `PyTorch GFLOP/s (% of all-core ${peaks.avx512All ? 'AVX-512' : 'AVX2'} peak)`],
+    ['model', 'method', 'GFLOP per map', 'ours GFLOP/s (% of 1-thread wasm peak)', `PyTorch GFLOP/s (% of ${peaks.torchCores}-core ${peaks.avx512All ? 'AVX-512' : 'AVX2'} peak)`],
     rows.filter((r) => r.flop).map((r) => [
       r.model, r.method, (r.flop! / 1e9).toFixed(2), pct(r.gflopsOurs, peaks.wasm1), pct(r.gflopsTorch, cpuPeak),
     ]),
