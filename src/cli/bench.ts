@@ -26,10 +26,10 @@ export function median(values: number[]): number {
 }
 
 /**
- * Times `runs` warm runs (after two warm-up runs) of a method on a seeded random input of the model's size,
+ * Times `runs` warm runs (after `warmup` warm-up runs, default 2) of a method on a seeded random input of the model's size,
  * so the figure measures the model and the method, not image decoding.
  */
-export async function benchMethod(engine: Engine, modelPath: string, method: MethodName | 'predict', runs: number, options: MethodOptions = {}): Promise<BenchResult> {
+export async function benchMethod(engine: Engine, modelPath: string, method: MethodName | 'predict', runs: number, options: MethodOptions = {}, warmup = 2): Promise<BenchResult> {
   const { model, loadMs } = await engine.model(modelPath);
   const rand = uniformRandom(1);
   const values = Float32Array.from({ length: model.height * model.width * model.channels }, () => rand());
@@ -47,7 +47,7 @@ export async function benchMethod(engine: Engine, modelPath: string, method: Met
   };
   let peak = process.memoryUsage().rss;
   try {
-    for (let i = 0; i < 2; i++) await once();
+    for (let i = 0; i < warmup; i++) await once();
     const times: number[] = [];
     for (let i = 0; i < runs; i++) {
       times.push(await once());

@@ -14,7 +14,7 @@ Usage:
         [--integration trapezoid|gauss-legendre] [--layer NAME] [--patch N] [--stride N]
         [--occlusion-value V] [--batch N] [--seed S] [--metrics]
   saliency-lens layers [--model PATH] [--json]
-  saliency-lens bench [--model PATH] [--method M|predict] [--runs N] [--json]
+  saliency-lens bench [--model PATH] [--method M|predict] [--runs N] [--warmup N] [--json]
   saliency-lens filters --model PATH --layer NAME [--filters 0,1,2|--count N]
         [--objective channel|neuron|logit|probability] [--param pixel|fourier] [--steps N] [--size N]
         [--seed S] [--out DIR] [--json] [--negative] [--flashtorch] [--optimizer adam|rms] [--lr F]
@@ -39,7 +39,8 @@ Options:
   --out DIR          where the PNGs go (default: ./saliency-lens-out)
   --raw FILE.npy     also write the attribution w.r.t. the preprocessed input, float32 [H, W, C]
                      (CAM methods: the raw map [h, w] at layer resolution, after the ReLU, before any scaling)
-  --runs N           bench: warm runs after two warm-up runs (default 10); prints the median in ms
+  --runs N           bench: timed runs after the warm-up runs (default 10); prints the median in ms
+  --warmup N         bench: untimed warm-up runs first (default 2)
   --top K            number of predictions to show (default 5)
   --labels FILE      class names, one per line (default: labels.txt / labels.json / classes.txt beside the model)
   --backend B        node | wasm | cpu (default: the SALIENCY_LENS_BACKEND variable, else the best that loads)

@@ -137,7 +137,8 @@ async function bench(engine: Engine, args: CliArgs): Promise<void> {
   const methodName = args.values.method ?? 'vanilla';
   const method = methodName === 'predict' ? 'predict' : parseMethod(methodName);
   const runs = numberOption(args.values.runs, '--runs', 1, 10000, 10);
-  const result = await benchMethod(engine, modelPathOf(args), method, Math.round(runs), methodOptions(args.values));
+  const warmup = numberOption(args.values.warmup, '--warmup', 0, 100, 2);
+  const result = await benchMethod(engine, modelPathOf(args), method, Math.round(runs), methodOptions(args.values), Math.round(warmup));
   if (args.values.json) {
     console.log(JSON.stringify(result));
     return;
