@@ -85,40 +85,38 @@ function plainBackprop(
   return tf.engine().runKernel(tf.DepthwiseConv2dNativeBackpropInput, { dy, filter: kernel }, attrs) as tf.Tensor4D;
 }
 
-/** A 2-D convolution (NHWC) differentiable with respect to `x` only. */
-export function conv2dInputGradFriendly(
+/** Wraps a (depthwise) conv so that its gradient is the input gradient only, computed by forward convs. */
+function inputOnlyGradient(
   x: tf.Tensor4D, kernel: tf.Tensor4D, strides: [number, number], pad: ConvPadding, dilations: [number, number],
+  depthwise: boolean,
 ): tf.Tensor4D {
-  if (!fastGradientsEnabled()) return tf.conv2d(x, kernel, strides, pad, 'NHWC', dilations);
+  const forward = depthwise ? tf.depthwiseConv2d : tf.conv2d;
+  if (!fastGradientsEnabled()) return forward(x, kernel, strides, pad, 'NHWC', dilations);
   const f = tf.customGrad((xIn, save) => {
     const xs = xIn as tf.Tensor4D;
     // Saved, not closed over: a kernel made inside the differentiated function (a split, a reshape) is
     // disposed when the forward pass ends.
     (save as tf.GradSaveFunc)([kernel]);
     return {
-      value: tf.conv2d(xs, kernel, strides, pad, 'NHWC', dilations),
-      gradFunc: (dy, [k]) => convBackpropInput(dy as tf.Tensor4D, k as tf.Tensor4D, xs.shape, strides, pad, dilations, false),
+      value: forward(xs, kernel, strides, pad, 'NHWC', dilations),
+      gradFunc: (dy, [k]) => convBackpropInput(dy as tf.Tensor4D, k as tf.Tensor4D, xs.shape, strides, pad, dilations, depthwise),
     };
   });
   return f(x) as tf.Tensor4D;
+}
+
+/** A 2-D convolution (NHWC) differentiable with respect to `x` only. */
+export function conv2dInputGradFriendly(
+  x: tf.Tensor4D, kernel: tf.Tensor4D, strides: [number, number], pad: ConvPadding, dilations: [number, number],
+): tf.Tensor4D {
+  return inputOnlyGradient(x, kernel, strides, pad, dilations, false);
 }
 
 /** A depthwise 2-D convolution (NHWC) differentiable with respect to `x` only. */
 export function depthwiseConv2dInputGradFriendly(
   x: tf.Tensor4D, kernel: tf.Tensor4D, strides: [number, number], pad: ConvPadding, dilations: [number, number],
 ): tf.Tensor4D {
-  if (!fastGradientsEnabled()) return tf.depthwiseConv2d(x, kernel, strides, pad, 'NHWC', dilations);
-  const f = tf.customGrad((xIn, save) => {
-    const xs = xIn as tf.Tensor4D;
-    // Saved, not closed over: a kernel made inside the differentiated function (a split, a reshape) is
-    // disposed when the forward pass ends.
-    (save as tf.GradSaveFunc)([kernel]);
-    return {
-      value: tf.depthwiseConv2d(xs, kernel, strides, pad, 'NHWC', dilations),
-      gradFunc: (dy, [k]) => convBackpropInput(dy as tf.Tensor4D, k as tf.Tensor4D, xs.shape, strides, pad, dilations, true),
-    };
-  });
-  return f(x) as tf.Tensor4D;
+  return inputOnlyGradient(x, kernel, strides, pad, dilations, true);
 }
 
 /** tf.conv2dTranspose(x, kernel [kh,kw,outC,inC], outShape, strides, 'valid') on forward conv kernels both ways. */
