@@ -67,19 +67,7 @@ export function broadcastTo(t: ConstTensor, dims: readonly number[]): ConstTenso
   if (t.dims.length === dims.length && t.dims.every((d, i) => d === dims[i])) return t;
   const padded = [...new Array<number>(dims.length - t.dims.length).fill(1), ...t.dims];
   const inStrides = stridesOf(padded).map((s, i) => (padded[i] === 1 ? 0 : s));
-  const outStrides = stridesOf(dims);
-  const out = alloc(t, numel(dims));
-  for (let o = 0; o < out.length; o++) {
-    let rem = o;
-    let src = 0;
-    for (let a = 0; a < dims.length; a++) {
-      const i = Math.floor(rem / outStrides[a]);
-      rem -= i * outStrides[a];
-      src += i * inStrides[a];
-    }
-    out[o] = t.data[src];
-  }
-  return like(t, [...dims], out);
+  return like(t, [...dims], gatherAffine(t, dims, 0, inStrides));
 }
 
 /** An elementwise binary op on constants with numpy broadcasting. */
@@ -143,19 +131,25 @@ export function sliceRange(size: number, start: number, end: number, step: numbe
 export function sliceConst(t: ConstTensor, ranges: Array<{ start: number; count: number; step: number }>): ConstTensor {
   const dims = ranges.map((r) => r.count);
   const inStrides = stridesOf(t.dims);
-  const out = alloc(t, numel(dims));
+  const base = ranges.reduce((sum, r, a) => sum + r.start * inStrides[a], 0);
+  return like(t, dims, gatherAffine(t, dims, base, ranges.map((r, a) => r.step * inStrides[a])));
+}
+
+/** Output element o (in `dims`) reads t.data[base + Σₐ iₐ·strides[a]], iₐ its index along axis a. */
+function gatherAffine(t: ConstTensor, dims: readonly number[], base: number, strides: readonly number[]): Float32Array | Float64Array {
   const outStrides = stridesOf(dims);
+  const out = alloc(t, numel(dims));
   for (let o = 0; o < out.length; o++) {
     let rem = o;
-    let src = 0;
+    let src = base;
     for (let a = 0; a < dims.length; a++) {
       const i = Math.floor(rem / outStrides[a]);
       rem -= i * outStrides[a];
-      src += (ranges[a].start + i * ranges[a].step) * inStrides[a];
+      src += i * strides[a];
     }
     out[o] = t.data[src];
   }
-  return like(t, dims, out);
+  return out;
 }
 
 /** Concatenation of constants along an axis. */
