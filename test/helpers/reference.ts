@@ -19,14 +19,14 @@ export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return ab / Math.sqrt(aa * bb);
 }
 
-/** Largest |a-b| relative to the largest |b|. */
+/** Largest |a-b| relative to the largest |b| (absolute when b is all zeros). */
 export function maxRelativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let diff = 0, scale = 0;
-  for (let i = 0; i < a.length; i++) {
+  for (let i = 0; i < b.length; i++) {
     diff = Math.max(diff, Math.abs(a[i] - b[i]));
     scale = Math.max(scale, Math.abs(b[i]));
   }
-  return diff / scale;
+  return diff / (scale || 1);
 }
 
 /** Reads a float32 .npy fixture. */

@@ -12,16 +12,10 @@ import { disposeGraph } from '../../src/engine/graph/ir';
 import { importOnnxModel } from '../../src/engine/importers/onnx';
 import { testBackend } from '../helpers/backend';
 import { cosine, logitsAndGradient, maxRelError, predict, readNpy } from './onnx-support';
+import type { ManifestEntry } from './onnx-support';
 
 const DIR = join(__dirname, '..', 'fixtures', 'onnx');
 
-interface ManifestEntry {
-  name: string;
-  opsets: number[];
-  inputShape: [number, number, number];
-  target: number;
-  dynamicBatch: boolean;
-}
 
 const manifest = JSON.parse(readFileSync(join(DIR, 'manifest.json'), 'utf8')) as { models: ManifestEntry[] };
 

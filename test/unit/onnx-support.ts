@@ -1,52 +1,22 @@
 /** Test support for the ONNX importer tests: .npy reading, comparisons, gradients and tiny model building. */
 import * as tf from '@tensorflow/tfjs-core';
-import { readFileSync } from 'node:fs';
+import { readNpy } from '../helpers/reference';
 import { type ActivationHook, GraphExecutor } from '../../src/engine/graph/executor';
 import type { Graph } from '../../src/engine/graph/ir';
 import { onnxRoot } from '../../src/engine/importers/onnxSchema';
 
 /** A float32 array with its shape. */
-export interface NdArray {
-  shape: number[];
-  data: Float32Array;
-}
+export type NdArray = ReturnType<typeof readNpy>;
 
-/** Reads a little-endian float32, C-order .npy file (format 1.0 or 2.0). */
-export function readNpy(path: string): NdArray {
-  const bytes = readFileSync(path);
-  const major = bytes[6];
-  const headerLen = major === 1 ? bytes.readUInt16LE(8) : bytes.readUInt32LE(8);
-  const start = major === 1 ? 10 : 12;
-  const header = bytes.subarray(start, start + headerLen).toString('latin1');
-  if (!header.includes("'descr': '<f4'") || header.includes("'fortran_order': True")) throw new Error(`${path}: not <f4 C order`);
-  const shape = (/'shape': \(([^)]*)\)/.exec(header)?.[1] ?? '').split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  const body = bytes.subarray(start + headerLen);
-  const data = new Float32Array(Uint8Array.prototype.slice.call(body).buffer);
-  return { shape, data };
-}
+export { cosine, maxRelativeError as maxRelError, readNpy } from '../helpers/reference';
 
-/** max |a - b| / max |b|. */
-export function maxRelError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / (scale || 1);
-}
-
-/** Cosine similarity of two flat arrays. */
-export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  return ab / Math.sqrt(aa * bb);
+/** The committed and the generated ONNX fixture manifests list models like this. */
+export interface ManifestEntry {
+  name: string;
+  opsets: number[];
+  inputShape: [number, number, number];
+  target: number;
+  dynamicBatch: boolean;
 }
 
 /**

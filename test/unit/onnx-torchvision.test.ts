@@ -17,17 +17,11 @@ import { importOnnxModel } from '../../src/engine/importers/onnx';
 import { initBackend } from '../../src/engine/backend';
 import { testBackend } from '../helpers/backend';
 import { cosine, logitsAndGradient, maxRelError, readNpy } from './onnx-support';
+import type { ManifestEntry } from './onnx-support';
 
 const DIR = join(__dirname, '..', 'fixtures', 'generated', 'onnx');
 const MANIFEST = join(DIR, 'manifest.json');
 
-interface ManifestEntry {
-  name: string;
-  opsets: number[];
-  inputShape: [number, number, number];
-  target: number;
-  dynamicBatch: boolean;
-}
 
 const present = existsSync(MANIFEST);
 const DEFAULT_MODELS = ['resnet18', 'mobilenet_v2', 'squeezenet1_1'];
