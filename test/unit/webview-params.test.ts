@@ -1,6 +1,7 @@
 // Webview state for method parameters, faithfulness and two methods side by side; the metrics helpers.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { fakeExplainResult } from '../helpers/explainResult';
 import type { ExplainResult, LayerInfo, MethodName, ToWebviewMessage } from '../../src/shared/protocol';
 import {
   camLayers, comparingMethods, fromHost, fromUser, initialState, persistable, slotMethod, visibleParams, type PanelState,
@@ -10,17 +11,7 @@ import { curvePoints, formatAuc, formatGap, interpretRandomization } from '../..
 const MODEL = '/w/a/model.json';
 
 function result(over: Partial<ExplainResult> = {}): ExplainResult {
-  return {
-    backend: 'wasm',
-    model: { path: MODEL, format: 'tfjs-layers', inputShape: [-1, 2, 2, 3], layout: 'NHWC', numClasses: 3, scoring: 'softmax', labelSource: 'model', preprocess: 'unit', preprocessSource: 'default', mtimeMs: 1, notes: [] },
-    predictions: [{ index: 2, label: 'tabby', probability: 0.7 }],
-    timingMs: { load: 1, inference: 1, attribution: 1 },
-    method: 'vanilla',
-    target: { index: 2, label: 'tabby' },
-    input: { width: 2, height: 2, data: new ArrayBuffer(16) },
-    attribution: { width: 2, height: 2, channels: 3, data: new ArrayBuffer(48), signed: true },
-    ...over,
-  };
+  return fakeExplainResult(over, MODEL);
 }
 
 function context(slots: { modelPath: string; method?: MethodName }[] = [{ modelPath: MODEL }]): ToWebviewMessage {

@@ -1,22 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { fakeExplainResult } from '../helpers/explainResult';
 import type { ExplainResult, ToWebviewMessage } from '../../src/shared/protocol';
 import {
   checkpointText, formatProbability, fromHost, fromUser, initialState, persistable, searchLabels, type PanelState,
 } from '../../webview/state';
 
 function result(over: Partial<ExplainResult> = {}): ExplainResult {
-  return {
-    backend: 'wasm',
-    model: { path: '/w/m/model.json', format: 'tfjs-layers', inputShape: [-1, 2, 2, 3], layout: 'NHWC', numClasses: 3, scoring: 'softmax', labelSource: 'model', preprocess: 'unit', preprocessSource: 'default', mtimeMs: 1, notes: [] },
-    predictions: [{ index: 2, label: 'tabby', probability: 0.7 }],
-    timingMs: { load: 1, inference: 1, attribution: 1 },
-    method: 'vanilla',
-    target: { index: 2, label: 'tabby' },
-    input: { width: 2, height: 2, data: new ArrayBuffer(16) },
-    attribution: { width: 2, height: 2, channels: 3, data: new ArrayBuffer(48), signed: true },
-    ...over,
-  };
+  return fakeExplainResult(over);
 }
 
 function withContext(models = ['/w/a/model.json']): PanelState {
