@@ -8,23 +8,15 @@ import '@tensorflow/tfjs-backend-wasm';
 import { registerMissingKernels } from '../../src/engine/kernels/register';
 import { setFastGradientsEnabled } from '../../src/engine/kernels/js_kernel';
 import { clearKernelCache, kernelCacheSize } from '../../src/engine/kernels/kernel_cache';
+import { lcgValues, sizeOf } from '../helpers/values';
 import { OP_IMPLS } from '../../src/engine/graph/ops';
 import type { AttrValue, GraphNode, OpType } from '../../src/engine/graph/ir';
 
-function rand(n: number, seed: number, levels = 0): number[] {
-  let s = seed >>> 0;
-  return Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    const u = s / 2 ** 32 * 2 - 1;
-    return levels ? Math.round(u * levels) / levels * 3 : u;
-  });
-}
-const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
 /** Kinds of values: signed, positive (logs, roots, divisors), quantised (ties and kinks hit exactly). */
 type Kind = 'signed' | 'positive' | 'quantised';
 function values(shape: number[], seed: number, kind: Kind = 'signed'): tf.Tensor {
-  const v = rand(size(shape), seed, kind === 'quantised' ? 2 : 0);
+  const v = lcgValues(sizeOf(shape), seed, kind === 'quantised' ? 2 : 0);
   return tf.tensor(kind === 'positive' ? v.map((a) => Math.abs(a) + 0.5) : v, shape);
 }
 

@@ -13,20 +13,11 @@ import {
 import { convGeometry, type ConvPad } from '../../src/engine/kernels/conv_plan';
 import { setJsKernelsEnabled } from '../../src/engine/kernels/js_kernel';
 import { clearKernelCache, kernelCacheSize } from '../../src/engine/kernels/kernel_cache';
+import { lcgValues, sizeOf } from '../helpers/values';
 
 type Pair = [number, number];
 
-/** Deterministic pseudo-random values; `levels` > 0 quantises them so that ties and exact kinks occur. */
-function rand(n: number, seed: number, levels = 0): number[] {
-  let s = seed >>> 0;
-  return Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    const u = s / 2 ** 32 * 2 - 1;
-    return levels ? Math.round(u * levels) / levels * 3 : u;
-  });
-}
-const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
-const tensor = (shape: number[], seed: number, levels = 0): tf.Tensor => tf.tensor(rand(size(shape), seed, levels), shape);
+const tensor = (shape: number[], seed: number, levels = 0): tf.Tensor => tf.tensor(lcgValues(sizeOf(shape), seed, levels), shape);
 
 /** Runs fn on a backend with fresh tensors and returns plain arrays (data never crosses backends as tensors). */
 async function on(backend: string, fn: () => tf.Tensor): Promise<Float32Array> {
@@ -222,7 +213,7 @@ describe('input-gradient kernels', () => {
   it('maxPool backprop is differentiable: its gradient is the adjoint gather', async () => {
     for (const [i, c] of poolCases.entries()) {
       // <scatter(v), S> = <v, gather(S)> for the stock scatter and our gather.
-      const x = rand(size(c.x), 100 + i, 2);
+      const x = lcgValues(sizeOf(c.x), 100 + i, 2);
       const pool = (v: tf.Tensor) => maxPoolInputGradFriendly(v as tf.Tensor4D, c.k, c.s, c.pad);
       const gather = await on('wasm', () => {
         const xt = tf.relu(tf.tensor(x, c.x));
@@ -233,7 +224,7 @@ describe('input-gradient kernels', () => {
       const scatterDotS = await on('cpu', () => {
         const xt = tf.relu(tf.tensor(x, c.x) as tf.Tensor) as tf.Tensor4D;
         const y = tf.maxPool(xt, c.k, c.s, c.pad);
-        const v = tf.tensor(Array.from(rand(size(y.shape), 120 + i)), y.shape);
+        const v = tf.tensor(Array.from(lcgValues(sizeOf(y.shape), 120 + i)), y.shape);
         const scatter = tf.grad((xx) => tf.sum(tf.mul(tf.maxPool(xx as tf.Tensor4D, c.k, c.s, c.pad), v)))(xt);
         return tf.stack([tf.sum(tf.mul(scatter, tensor(c.x, 110 + i))), tf.sum(tf.mul(v, tf.tensor(gather, y.shape)))]);
       });
