@@ -5,7 +5,8 @@ import { join } from 'node:path';
 
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
-const dist = 'dist';
+// BUILD_OUTDIR lets several people (or agents) build side by side without overwriting each other's bundles.
+const dist = process.env.BUILD_OUTDIR || 'dist';
 mkdirSync(dist, { recursive: true });
 
 // Native or optional packages stay outside the bundles and are resolved from node_modules at run time.
