@@ -19,10 +19,14 @@ const builds = [
   { ...common, entryPoints: { engine: 'src/engine/process.ts' }, platform: 'node', format: 'cjs', target: 'node20', outdir: dist, external: nodeExternals },
   { ...common, entryPoints: { cli: 'src/cli/main.ts' }, platform: 'node', format: 'cjs', target: 'node20', outdir: dist, external: nodeExternals, banner: { js: '#!/usr/bin/env node' } },
   { ...common, entryPoints: { webview: 'webview/main.ts' }, platform: 'browser', format: 'iife', target: 'es2022', outdir: dist },
+  // The threaded wasm backend's pthread worker entry (src/engine/wasmThreads.ts finds it beside the bundles).
+  { ...common, entryPoints: { 'wasm-thread-worker': 'src/engine/wasmThreadWorker.cjs' }, platform: 'node', format: 'cjs', target: 'node20', outdir: dist },
 ];
 
 const wasmDir = 'node_modules/@tensorflow/tfjs-backend-wasm/dist';
 for (const f of readdirSync(wasmDir)) if (f.endsWith('.wasm')) copyFileSync(join(wasmDir, f), join(dist, f));
+// The threaded build's emscripten script, loaded from a file by the engine and by every pthread worker.
+copyFileSync('node_modules/@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js', join(dist, 'tfjs-backend-wasm-threaded-simd.js'));
 
 const present = builds.filter((b) => {
   const entry = Object.values(b.entryPoints)[0];

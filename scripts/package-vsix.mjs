@@ -85,11 +85,14 @@ const files = execFileSync(process.execPath, [vsce, 'ls', '--no-dependencies'], 
 const allowed = [
   /^package\.json$/, /^README\.md$/, /^LICENSE(\.md|\.txt)?$/, /^CHANGELOG\.md$/,
   /^dist\/(extension|engine|webview)\.js$/, /^dist\/[\w-]+\.wasm$/, /^dist\/node_modules\//,
+  // The threaded wasm backend: emscripten's script and the pthread worker entry (src/engine/wasmThreads.ts).
+  /^dist\/(tfjs-backend-wasm-threaded-simd|wasm-thread-worker)\.js$/,
   /^media\//,
 ];
 const unexpected = files.filter((f) => !allowed.some((re) => re.test(f)));
 if (unexpected.length) throw new Error(`unexpected files in the package (fix .vscodeignore):\n  ${unexpected.join('\n  ')}`);
-for (const needed of ['dist/extension.js', 'dist/engine.js', 'dist/webview.js', 'dist/tfjs-backend-wasm-simd.wasm', 'dist/node_modules/sharp/lib/index.js', 'media/panel.css']) {
+for (const needed of ['dist/extension.js', 'dist/engine.js', 'dist/webview.js', 'dist/tfjs-backend-wasm-simd.wasm',
+  'dist/tfjs-backend-wasm-threaded-simd.wasm', 'dist/tfjs-backend-wasm-threaded-simd.js', 'dist/wasm-thread-worker.js', 'dist/node_modules/sharp/lib/index.js', 'media/panel.css']) {
   if (!files.includes(needed)) throw new Error(`${needed} would be missing from the package (fix .vscodeignore)`);
 }
 

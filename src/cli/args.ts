@@ -19,6 +19,7 @@ export const OPTION_SPEC = {
   out: { type: 'string' },
   raw: { type: 'string' },
   backend: { type: 'string' },
+  threads: { type: 'string' },
   runs: { type: 'string' },
   warmup: { type: 'string' },
   samples: { type: 'string' },

@@ -4,12 +4,15 @@ import type { MethodName, MethodOptions } from '../shared/protocol';
 import type { Engine } from '../engine/engine';
 import { runMethod } from '../engine/methods';
 import { uniformRandom } from '../engine/methods/sampling';
+import { backendThreads } from '../engine/backend';
 
 /** What one bench run measured. */
 export interface BenchResult {
   model: string;
   method: MethodName | 'predict';
   backend: string;
+  /** Threads the backend computes with (undefined: native TensorFlow's own pool). */
+  threads?: number;
   runs: number;
   loadMs: number;
   medianMs: number;
@@ -54,7 +57,7 @@ export async function benchMethod(engine: Engine, modelPath: string, method: Met
       peak = Math.max(peak, process.memoryUsage().rss);
     }
     return {
-      model: modelPath, method, backend: engine.backend, runs, loadMs, medianMs: median(times),
+      model: modelPath, method, backend: engine.backend, threads: backendThreads(), runs, loadMs, medianMs: median(times),
       minMs: Math.min(...times), maxMs: Math.max(...times), peakRssMb: peak / 2 ** 20,
     };
   } finally {

@@ -9,7 +9,7 @@ Usage:
   saliency-lens explain [IMAGE] [--model PATH] [--method M] [--target INDEX|LABEL]
         [--preprocess unit|symmetric|imagenet|caffe|raw] [--resize squash|center-crop]
         [--reduce max-abs|max|l2] [--colormap NAME] [--alpha F] [--clip PERCENTILE]
-        [--out DIR] [--raw FILE.npy] [--labels FILE] [--backend node|wasm|cpu] [--json]
+        [--out DIR] [--raw FILE.npy] [--labels FILE] [--backend node|wasm|cpu] [--threads N] [--json]
         [--samples N] [--noise F] [--squared] [--smooth-base M] [--steps N] [--baseline B]
         [--integration trapezoid|gauss-legendre] [--layer NAME] [--patch N] [--stride N]
         [--occlusion-value V] [--batch N] [--seed S] [--metrics]
@@ -44,6 +44,8 @@ Options:
   --top K            number of predictions to show (default 5)
   --labels FILE      class names, one per line (default: labels.txt / labels.json / classes.txt beside the model)
   --backend B        node | wasm | cpu (default: the SALIENCY_LENS_BACKEND variable, else the best that loads)
+  --threads N        wasm backend threads, 1..8 (default: the SALIENCY_LENS_THREADS variable, else the CPU
+                     cores up to 4; 1 = the single-threaded build; more falls back to 1 if threads cannot start)
 Method parameters:
   --samples N        SmoothGrad/VarGrad noisy samples (default 25)
   --noise F          SmoothGrad/VarGrad noise σ as a fraction of the input range (default 0.15)
@@ -77,7 +79,7 @@ Feature visualisation (filters, dream):
   --octaves N        dream: octaves (default 3); --octave-scale F: size ratio between octaves (default 1.4)
   --batch N          filters optimised together (default 8)
   --json             print one JSON object on stdout instead of text
-  --debug            print stack traces of internal errors
+  --debug            print stack traces of internal errors, and why wasm runs on fewer threads than asked
 
 Exit codes: 0 success, 2 bad input (one line on stderr naming the file and the problem), 1 internal error.
 `;

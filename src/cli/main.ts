@@ -5,7 +5,7 @@ import { BadInputError, isBadInput, oneLine } from '../shared/errors';
 import { encodeNpy } from '../shared/npy';
 import { CAM_METHODS, type BackendName, type ExplainResult, type LayerInfo, type PredictResult } from '../shared/protocol';
 import { Engine } from '../engine/engine';
-import { parseBackendName } from '../engine/backend';
+import { backendThreads, parseBackendName, parseThreads, setWasmThreads, threadsNote } from '../engine/backend';
 import { parseMethod } from '../engine/methods';
 import {
   colormapOption, methodOptions, numberOption, parseCommandLine, preprocessOption, reduceOption, resizeOption, targetOption, type CliArgs,
@@ -35,7 +35,7 @@ function inputs(args: CliArgs): { imagePath: string; modelPath: string } {
 
 function printPredictions(result: PredictResult): void {
   const m = result.model;
-  console.log(`model ${m.path} (${m.format}, input ${m.inputShape.join('×')} ${m.layout}, preprocess ${m.preprocess} [${m.preprocessSource}], backend ${result.backend})`);
+  console.log(`model ${m.path} (${m.format}, input ${m.inputShape.join('×')} ${m.layout}, preprocess ${m.preprocess} [${m.preprocessSource}], backend ${backendLabel(result.backend)})`);
   for (const note of m.notes) console.log(`note: ${note}`);
   if (m.labelSource === 'imagenet-guess') console.log('note: labels are the standard ImageNet-1k names (a guess: no labels file beside the model)');
   console.log(`${m.scoring === 'sigmoid' ? 'sigmoid scores' : 'softmax probabilities'}:`);
@@ -52,10 +52,17 @@ async function predict(engine: Engine, args: CliArgs): Promise<void> {
   else printPredictions(result);
 }
 
+/** The backend with its thread count, for text output. */
+function backendLabel(backend: BackendName): string {
+  const threads = backendThreads();
+  return threads === undefined ? backend : `${backend}, ${threads} thread${threads === 1 ? '' : 's'}`;
+}
+
 function jsonOf(result: PredictResult | ExplainResult, outputs?: string[]): Record<string, unknown> {
   const m = result.model;
   const base: Record<string, unknown> = {
     backend: result.backend,
+    threads: backendThreads(),
     model: { path: m.path, format: m.format, inputShape: m.inputShape, layout: m.layout, numClasses: m.numClasses,
       scoring: m.scoring, labelSource: m.labelSource, notes: m.notes },
     preprocess: { preset: m.preprocess, source: m.preprocessSource },
@@ -166,7 +173,10 @@ async function main(argv: string[]): Promise<number> {
     }
     const command = COMMANDS[args.command];
     if (!command) throw new BadInputError(args.command, `unknown command (expected ${Object.keys(COMMANDS).join(', ')}; see --help)`);
+    setWasmThreads(parseThreads(args.values.threads, '--threads'));
     const engine = await Engine.create(parseBackendName(args.values.backend, '--backend') as BackendName | 'auto');
+    const note = threadsNote();
+    if (note && args.values.debug) console.error(`saliency-lens: ${note}`);
     await command(engine, args);
     engine.dispose();
     return 0;

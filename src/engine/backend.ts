@@ -1,15 +1,43 @@
 /** Chooses the TensorFlow.js backend at run time: tfjs-node if it loads, else wasm, else cpu. */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { BackendName } from '../shared/protocol';
 import { BadInputError } from '../shared/errors';
 import { registerMissingKernels } from './kernels/register';
+import { installThreadedWasm, MAX_WASM_THREADS, threadedWasmFallback } from './wasmThreads';
 
 /** The environment variable that forces a backend. */
 export const BACKEND_ENV = 'SALIENCY_LENS_BACKEND';
+/** The environment variable that sets the wasm backend's threads (1: the single-threaded build). */
+export const THREADS_ENV = 'SALIENCY_LENS_THREADS';
+/** Default threads at most: beyond 4 the per-layer work of these models is too small to split further. */
+const DEFAULT_THREADS_CAP = 4;
+
+let threadsOption: number | undefined;
+
+/** Parses a thread count from an option or the environment (undefined: automatic). */
+export function parseThreads(value: string | undefined, subject: string): number | undefined {
+  if (value === undefined || value === '' || value === 'auto') return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WASM_THREADS) {
+    throw new BadInputError(subject, `"${value}" is not a whole number of threads from 1 to ${MAX_WASM_THREADS} (or auto)`);
+  }
+  return n;
+}
+
+/** Sets the wasm threads (an option outranks SALIENCY_LENS_THREADS); takes effect when the backend starts. */
+export function setWasmThreads(threads: number | undefined): void {
+  threadsOption = threads;
+}
+
+/** The wasm threads asked for: the option, else SALIENCY_LENS_THREADS, else the available cores (capped). */
+export function wantedWasmThreads(): number {
+  return threadsOption ?? parseThreads(process.env[THREADS_ENV], THREADS_ENV) ?? Math.min(availableParallelism(), DEFAULT_THREADS_CAP);
+}
 
 const TF_NAMES: Record<BackendName, string> = { node: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
 
@@ -29,6 +57,7 @@ async function tryBackend(name: BackendName): Promise<boolean> {
   if (name === 'wasm') {
     // When bundled, the .wasm binaries are copied next to the bundle; unbundled, the package finds its own.
     if (existsSync(join(__dirname, 'tfjs-backend-wasm-simd.wasm'))) setWasmPaths(__dirname + '/');
+    installThreadedWasm(wantedWasmThreads());
   }
   try {
     const ok = await tf.setBackend(TF_NAMES[name]);
@@ -72,4 +101,21 @@ export async function initBackend(preference?: BackendName | 'auto'): Promise<Ba
 export function currentBackend(): BackendName {
   const b = tf.getBackend();
   return b === 'tensorflow' ? 'node' : (b as BackendName);
+}
+
+/** Threads computing on the current backend: the wasm pool's size, 1 on cpu, undefined for native TensorFlow. */
+export function backendThreads(): number | undefined {
+  const b = currentBackend();
+  if (b === 'wasm') return getThreadsCount();
+  return b === 'cpu' ? 1 : undefined;
+}
+
+/** Why the wasm backend runs single-threaded although more threads were asked for (for --debug), if it does. */
+export function threadsNote(): string | undefined {
+  if (currentBackend() !== 'wasm') return undefined;
+  const reason = threadedWasmFallback();
+  if (reason) return `threaded wasm backend unavailable (${reason}); using 1 thread`;
+  const wanted = wantedWasmThreads();
+  const got = getThreadsCount();
+  return got < wanted ? `asked for ${wanted} wasm threads, got ${got}` : undefined;
 }

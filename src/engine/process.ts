@@ -6,7 +6,7 @@ import { CancelledError, isBadInput, oneLine } from '../shared/errors';
 import type { BackendName, EngineMessage, EngineRequest, FeatureVisRequest } from '../shared/protocol';
 import { Engine } from './engine';
 import { dream, visualizeFilters, type FeatureVisControl } from './featureVis';
-import { parseBackendName } from './backend';
+import { backendThreads, parseBackendName, threadsNote } from './backend';
 
 function send(message: EngineMessage): void {
   process.send?.(message);
@@ -101,6 +101,9 @@ async function main(): Promise<void> {
   });
   process.on('disconnect', () => process.exit(0));
   send({ type: 'ready', backend: engine.backend, pid: process.pid });
+  const threads = backendThreads();
+  const note = threadsNote();
+  if (threads !== undefined) send({ type: 'log', message: `${engine.backend} backend on ${threads} thread${threads === 1 ? '' : 's'}${note ? ` (${note})` : ''}` });
 }
 
 void main();

@@ -1,0 +1,43 @@
+// The threaded wasm build starts in Node (pthread workers from files) and computes the same gradients as the
+// single-threaded build; the CLI reports its threads and still exits by itself with nothing on stderr.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../helpers/cli';
+import { decodeNpy } from '../../src/shared/npy';
+
+const MODEL = join(__dirname, '..', 'fixtures', 'layers-functional', 'model.json');
+const work = mkdtempSync(join(tmpdir(), 'sl-threads-'));
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+
+function explain(threads: number): { json: { backend: string; threads: number }; grad: Float32Array } {
+  const raw = join(work, `t${threads}.npy`);
+  const r = runCli(['explain', '--model', MODEL, '--method', 'vanilla', '--target', '2', '--out', work, '--raw', raw, '--json', '--threads', String(threads)],
+    { SALIENCY_LENS_BACKEND: 'wasm' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr, '', 'nothing on stderr');
+  return { json: JSON.parse(r.stdout), grad: decodeNpy(readFileSync(raw)).data as Float32Array };
+}
+
+const threadsAvailable = typeof SharedArrayBuffer !== 'undefined';
+
+test('threaded wasm starts, reports its threads and matches the single-threaded gradient', { skip: threadsAvailable ? false : 'no SharedArrayBuffer in this Node: threads cannot run' }, () => {
+  const one = explain(1);
+  const two = explain(2);
+  assert.equal(one.json.backend, 'wasm');
+  assert.equal(one.json.threads, 1);
+  assert.equal(two.json.backend, 'wasm');
+  assert.equal(two.json.threads, 2, 'the threaded build started (else it fell back to 1 thread)');
+  assert.equal(two.grad.length, one.grad.length);
+  const scale = Math.max(...one.grad.map(Math.abs));
+  assert.ok(scale > 0, 'a non-trivial gradient');
+  for (let i = 0; i < one.grad.length; i++) assert.ok(Math.abs(two.grad[i] - one.grad[i]) <= 1e-5 * scale, `element ${i}: ${two.grad[i]} vs ${one.grad[i]}`);
+});
+
+test('--threads rejects a count the build cannot run', () => {
+  const r = runCli(['predict', '--model', MODEL, '--threads', '9'], { SALIENCY_LENS_BACKEND: 'wasm' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--threads.*from 1 to 8/);
+});
