@@ -3,28 +3,34 @@
  * PyTorch on the same machine in the same run, interleaved round by round (see docs/performance.md).
  *
  *   node --import tsx bench/run.ts [--runs N] [--rounds R] [--budget SECONDS] [--models a,b] [--methods a,b]
- *       [--no-torch] [--torch-threads N] [--python PATH] [--cli PATH] [--backend B] [--ghz F]
- *       [--no-generate] [--heavy-first] [--json] [--json-out FILE]
+ *       [--no-torch] [--torch-threads N] [--python PATH] [--cli PATH] [--backend B] [--threads N] [--ghz F]
+ *       [--no-generate] [--heavy-first] [--no-render] [--json] [--json-out FILE]
  *
- * Environment: BENCH_RUNS, BENCH_ROUNDS, BENCH_BUDGET_S, BENCH_MODELS, BENCH_METHODS, BENCH_PYTHON, BENCH_GHZ,
- * BENCH_HEAVY_FIRST=1, BENCH_DARKNET (folder of darknet-tiny). Progress goes to stderr; the tables (or --json) to stdout.
+ * Environment: BENCH_RUNS, BENCH_ROUNDS, BENCH_BUDGET_S, BENCH_MODELS, BENCH_METHODS, BENCH_PYTHON, BENCH_GHZ, BENCH_THREADS,
+ * BENCH_HEAVY_FIRST=1, BENCH_DARKNET (folder of darknet-tiny), BUILD_OUTDIR (where the CLI bundle is: dist).
+ * Progress goes to stderr; the tables (or --json) to stdout.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { METHODS } from '../src/shared/protocol';
+import { DEFAULT_STEPS } from '../src/engine/featureVis/filters';
+import { DREAM_DEFAULTS } from '../src/engine/featureVis/dream';
 import { countModelFlops, methodFlops, type ModelFlops } from './lib/flops';
 import { coldOurs, coldTorch, measureOurs, measureTorch, type MeasureContext, type MethodSpec } from './lib/measure';
 import { MODEL_IDS, findModels, findTorch, type BenchModel } from './lib/models';
 import { runChild } from './lib/proc';
 import {
-  coldTable, latencyTable, limitsTable, machineInfo, machinePeaks, modelTable, summarise, type ColdResult, type Row,
+  coldTable, featureVisTable, latencyTable, limitsTable, machineInfo, machinePeaks, modelTable, summarise, type ColdResult, type Row,
 } from './lib/report';
 
 const ROOT = resolve(__dirname, '..');
 
-/** Methods in table order. SmoothGrad and IG use the engine's defaults: 25 samples, 50 steps, batches of 16. */
+/**
+ * Methods in table order. SmoothGrad and IG use the engine's defaults: 25 samples, 50 steps, batches of 16.
+ * Feature visualisation: one picture of filter 0 (`saliency-lens filters` defaults) and one whole-layer dream
+ * (`saliency-lens dream` defaults) at each model's mid layer.
+ */
 const METHOD_SPECS: MethodSpec[] = [
   { id: 'predict', heavy: false, torch: true },
   { id: 'vanilla', heavy: false, torch: true },
@@ -32,17 +38,16 @@ const METHOD_SPECS: MethodSpec[] = [
   { id: 'smoothgrad', heavy: true, torch: true },
   { id: 'integrated-gradients', heavy: true, torch: true },
   { id: 'gradcam', heavy: false, torch: true },
+  { id: 'activation-maximization', heavy: true, torch: true, featureVis: { steps: DEFAULT_STEPS } },
+  { id: 'deep-dream', heavy: true, torch: true, featureVis: { steps: DREAM_DEFAULTS.steps } },
 ];
-// Hook for activation maximisation: measured (without a PyTorch column) as soon as the engine lists it.
-const ACTMAX = (METHODS as readonly string[]).find((m) => /activation|actmax|maximi[sz]/i.test(m));
-if (ACTMAX) METHOD_SPECS.push({ id: ACTMAX, heavy: true, torch: false });
 
 const { values: opt } = parseArgs({
   options: {
     runs: { type: 'string' }, rounds: { type: 'string' }, budget: { type: 'string' }, models: { type: 'string' },
     methods: { type: 'string' }, 'no-torch': { type: 'boolean' },
-    'torch-threads': { type: 'string' }, ghz: { type: 'string' }, python: { type: 'string' }, cli: { type: 'string' }, backend: { type: 'string' },
-    'no-generate': { type: 'boolean' }, 'heavy-first': { type: 'boolean' }, json: { type: 'boolean' }, 'json-out': { type: 'string' }, help: { type: 'boolean' },
+    'torch-threads': { type: 'string' }, ghz: { type: 'string' }, python: { type: 'string' }, cli: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' },
+    'no-generate': { type: 'boolean' }, 'heavy-first': { type: 'boolean' }, 'no-render': { type: 'boolean' }, json: { type: 'boolean' }, 'json-out': { type: 'string' }, help: { type: 'boolean' },
   },
 });
 
@@ -75,6 +80,7 @@ async function main(): Promise<void> {
   const rounds = intOpt(opt.rounds, 'BENCH_ROUNDS', 3);
   const budgetS = intOpt(opt.budget, 'BENCH_BUDGET_S', 600);
   const torchThreads = intOpt(opt['torch-threads'], 'BENCH_TORCH_THREADS', 2);
+  const threads = opt.threads ?? process.env.BENCH_THREADS ? intOpt(opt.threads, 'BENCH_THREADS', 1) : undefined;
   const wantedModels = new Set(listOpt(opt.models, 'BENCH_MODELS', MODEL_IDS, 'model'));
   const wantedMethods = listOpt(opt.methods, 'BENCH_METHODS', METHOD_SPECS.map((m) => m.id), 'method');
   const methods = METHOD_SPECS.filter((m) => wantedMethods.includes(m.id));
@@ -99,27 +105,30 @@ async function main(): Promise<void> {
   const flops = new Map<string, ModelFlops>();
   for (const m of models) {
     try {
-      flops.set(m.id, await countModelFlops(m.path));
+      flops.set(m.id, await countModelFlops(m.path, [m.featureLayer.ours]));
     } catch (err) {
       log(`MAC count of ${m.id} failed: ${(err as Error).message.split('\n')[0]}`);
     }
   }
 
   const outDir = mkdtempSync(join(tmpdir(), 'saliency-bench-'));
+  // `npm run bench` builds first; with BUILD_OUTDIR set, the build (and so the bundle to measure) is there.
+  const cli = resolve(ROOT, opt.cli ?? join(process.env.BUILD_OUTDIR || 'dist', 'cli.js'));
+  if (!existsSync(cli)) throw new Error(`bench: ${cli} not found (run npm run build, or give --cli PATH)`);
   const ctx: MeasureContext = {
-    root: ROOT, cli: resolve(ROOT, opt.cli ?? join('dist', 'cli.js')), python, backend: opt.backend, runs, torchThreads,
+    root: ROOT, cli, python, backend: opt.backend, threads, runs, torchThreads,
     image: join(ROOT, 'media', 'demo', 'demo.png'), outDir, timeoutMs: 20 * 60_000,
     heavyFirst: !!opt['heavy-first'] || process.env.BENCH_HEAVY_FIRST === '1',
-    warmup: await cliWarmupOption(resolve(ROOT, opt.cli ?? join('dist', 'cli.js'))),
+    warmup: await cliWarmupOption(cli),
   };
-  const work = { samples: 25, steps: 50 };
+  const work = { samples: 25, steps: 50, filterSteps: DEFAULT_STEPS, dream: { steps: DREAM_DEFAULTS.steps, octaves: DREAM_DEFAULTS.octaves, octaveScale: DREAM_DEFAULTS.octaveScale } };
   const rows: Row[] = [];
   for (const m of models) {
     for (const spec of methods) {
       const f = flops.get(m.id);
       rows.push({
         model: m.id, method: spec.id, heavy: spec.heavy, ours: [], torch: [], errors: [],
-        flop: f ? methodFlops(spec.id, f, work) : undefined,
+        flop: f ? methodFlops(spec.id, f, { ...work, featureLayer: m.featureLayer.ours }) : undefined,
         torchNote: !python ? 'skipped (no PyTorch)' : spec.torch ? undefined : 'no PyTorch counterpart',
       });
     }
@@ -170,10 +179,15 @@ async function main(): Promise<void> {
       if (round === 0) estimateS.set(row, (performance.now() - t0) / 1000);
       const o = row.ours[round];
       const t = row.torch[round];
+      // Feature visualisation: both sides must have taken the same number of steps.
+      if (o?.extra?.steps !== undefined && t?.extra?.steps !== undefined && o.extra.steps !== t.extra.steps && round === 0) {
+        row.errors.push(`ours took ${String(o.extra.steps)} steps, PyTorch ${String(t.extra.steps)}: the figures are not comparable`);
+      }
       log(`[round ${round + 1}, ${elapsedS().toFixed(0)} s] ${row.model} ${row.method}: ours ${o ? `${fmt(o.medianMs)} ms` : 'failed'}` +
         `${t ? `, PyTorch ${fmt(t.medianMs)} ms${o ? ` (${(o.medianMs / t.medianMs).toFixed(2)}×)` : ''}` : ''}`);
     }
   }
+  const render = opt['no-render'] ? undefined : await measureRender();
   const skippedRounds = rows.filter((r) => Math.max(r.ours.filter(Boolean).length, r.torch.filter(Boolean).length) < rounds && !r.errors.length);
   if (skippedRounds.length) notes.push(`${skippedRounds.length} rows got fewer than ${rounds} rounds: the ${budgetS} s budget was reached (raise it with --budget / BENCH_BUDGET_S)`);
   rmSync(outDir, { recursive: true, force: true });
@@ -185,9 +199,9 @@ async function main(): Promise<void> {
   const peaks = machinePeaks(machine, torchThreads);
   const torchImpls = [...new Set(summaries.map((s) => (s.torchImpl ? `${s.model}: ${s.torchImpl}` : '')).filter(Boolean))];
   const report = {
-    machine, peaks, config: { runs, rounds, budgetS, torchThreads, cli: ctx.cli, backend: opt.backend ?? 'auto', heavyMethods: methods.filter((m) => m.heavy).map((m) => m.id), heavyFirst: ctx.heavyFirst, warmup: ctx.warmup ?? 'CLI default (2)', samples: work.samples, steps: work.steps, batch: 16 },
+    machine, peaks, config: { runs, rounds, budgetS, torchThreads, threads: threads ?? 'CLI default', cli: ctx.cli, backend: opt.backend ?? 'auto', heavyMethods: methods.filter((m) => m.heavy).map((m) => m.id), heavyFirst: ctx.heavyFirst, warmup: ctx.warmup ?? 'CLI default (2)', samples: work.samples, steps: work.steps, batch: 16 },
     models: models.map((m) => ({ ...m, flops: flops.get(m.id) })), skipped, torch: python ? { python, version: machine.torch, threads: torchThreads, impls: torchImpls } : { skipped: torchReason },
-    rows: summaries, rounds: rows.map((r) => ({ model: r.model, method: r.method, ours: r.ours, torch: r.torch })), cold, notes,
+    rows: summaries, rounds: rows.map((r) => ({ model: r.model, method: r.method, ours: r.ours, torch: r.torch })), cold, render: render?.rows, notes,
     elapsedS: elapsedS(),
   };
   if (opt['json-out']) writeFileSync(resolve(opt['json-out']), `${JSON.stringify(report, null, 2)}\n`);
@@ -203,7 +217,13 @@ async function main(): Promise<void> {
     `SmoothGrad (25 samples) and Integrated Gradients (50 steps), batches of 16: ${ctx.heavyFirst ? 'the first map of a fresh process after one forward pass (first-call costs included, on both sides)' : `${ctx.warmup === undefined ? 2 : 1} warm-up map(s), then one timed`}, median over rounds. ` +
     'ours/PyTorch: ratio of the medians (min–max of the per-round ratios); min/min: fastest map against fastest map, the figure least disturbed by other processes. ' +
     'Load: model load in the measuring process. Peak RSS: that process\'s high-water mark.');
+  if (summaries.some((r) => r.featureVis)) {
+    out.push('', '### Feature visualisation (one picture per process, after a 2-step warm-up run)', '', featureVisTable(summaries));
+    out.push('', `Activation maximisation: filter 0 of the layer, ${DEFAULT_STEPS} Adam steps on one Fourier-parameterised image at the model's size, random transforms every step. ` +
+      `DeepDream: the whole layer on seeded noise, ${DREAM_DEFAULTS.octaves} octaves × ${DREAM_DEFAULTS.steps} steps. Per step: from the end of the first step to the end of the last.`);
+  }
   if (cold.length) out.push('', '### Cold start (process start → first vanilla map)', '', coldTable(cold));
+  if (render) out.push('', '### Panel re-render (the webview\'s pure rendering code, in Node)', '', render.table);
   out.push('', '### What limits the ratios', '', modelTable(models.map((m) => ({ id: m.id, flops: flops.get(m.id) }))), '', limitsTable(summaries, peaks));
   out.push('', `Peaks at ${(machine.mhz / 1000).toFixed(2)} GHz (${machine.clockSource === 'given' ? 'given with --ghz' : '/proc/cpuinfo, often the nominal clock: pass the boost clock with --ghz'}): ` +
     `one wasm SIMD128 thread ${peaks.wasm1.toFixed(0)} GFLOP/s (no FMA: 4 lanes × (2 multiplies + 2 adds) per cycle); ` +
@@ -216,6 +236,26 @@ async function main(): Promise<void> {
   for (const c of cold) for (const e of c.errors) out.push(`- cold ${c.model}: ${e}`);
   for (const n of notes) out.push(`- note: ${n}`);
   process.stdout.write(`${out.join('\n')}\n`);
+}
+
+/**
+ * Panel render timings from bench/render.ts's benchRender(), when that file exists (it is measured in this
+ * process: pure JS, no model). Skipped with --no-render.
+ */
+async function measureRender(): Promise<{ rows: unknown[]; table: string } | undefined> {
+  const path = join(__dirname, 'render.ts');
+  if (!existsSync(path)) return undefined;
+  try {
+    const mod = (await import(path)) as { benchRender?: () => Promise<unknown[]>; renderTable?: (rows: unknown[]) => string };
+    if (!mod.benchRender) return undefined;
+    log('panel render timings (bench/render.ts)…');
+    const rows = await mod.benchRender();
+    const table = mod.renderTable ? mod.renderTable(rows) : rows.map((r) => JSON.stringify(r)).join('\n');
+    return { rows, table };
+  } catch (err) {
+    log(`panel render timings failed: ${(err as Error).message.split('\n')[0]}`);
+    return undefined;
+  }
 }
 
 /** 2 when the CLI's bench command takes --warmup (heavy rows then get one warm-up map, not two), else undefined. */

@@ -3,12 +3,13 @@
 
 Usage (Debian's python3 with python3-torch / python3-torchvision):
     /usr/bin/python3 bench/torch_reference.py --arch keras|resnet18|mobilenet_v2 [--model PATH]
-        --method predict|vanilla|guided|smoothgrad|integrated-gradients|gradcam
-        [--runs N] [--warmup W] [--threads 2] [--batch 16] [--samples 25] [--steps 50] [--input HxWxC] [--cold]
+        --method predict|vanilla|guided|smoothgrad|integrated-gradients|gradcam|activation-maximization|deep-dream
+        [--runs N] [--warmup W] [--threads 2] [--batch 16] [--samples 25] [--steps 50] [--cold]
+        [--layer NAME] [--fv-steps N] [--fourier fft|matmul]
     /usr/bin/python3 bench/torch_reference.py --probe      # prints {"torch": version} (is torch usable?)
 
 Prints one JSON object: {arch, impl, method, threads, runs, importMs, loadMs, medianMs, minMs, maxMs,
-peakRssMb, layer?, checkMaxAbsDiff?}. The input is seeded uniform noise in [0, 1) of the model's size
+peakRssMb, layer?, checkMaxAbsDiff?, steps?, perStepMs?}. The input is seeded uniform noise in [0, 1) of the model's size
 (the image content does not change the work), the target is class 0, the model is in eval mode and no
 parameter requires a gradient (so autograd never computes weight gradients, like Saliency Lens).
 
@@ -31,6 +32,10 @@ Methods (targets and sizes as Saliency Lens's defaults)
 - gradcam: at the last layer with a spatial output (darknet-tiny: the last conv; resnet18: layer4;
   mobilenet_v2: features), gradient of the target logit w.r.t. that layer's activation, channel weights =
   spatial mean, ReLU(sum_k w_k A_k).
+- activation-maximization / deep-dream: bench/torch_featurevis.py, at --layer (a Keras layer name, or a
+  torchvision module path: layer2, features.9), with the engine's default steps (or --fv-steps). Warm-up runs
+  take 2 steps (as `saliency-lens bench`); perStepMs is the time from the end of the first step to the end
+  of the last, per step.
 Every method first runs one forward pass (as Saliency Lens's load probe / predict does), then --warmup
 untimed runs, then --runs timed ones. --cold skips the interpreter check (for process-start timings).
 """
@@ -52,7 +57,8 @@ IMPORT_MS = (time.perf_counter() - T_START) * 1000
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts" / "fixtures"))
 
-METHODS = ("predict", "vanilla", "guided", "smoothgrad", "integrated-gradients", "gradcam")
+FEATURE_VIS = ("activation-maximization", "deep-dream")
+METHODS = ("predict", "vanilla", "guided", "smoothgrad", "integrated-gradients", "gradcam", *FEATURE_VIS)
 GRADCAM_MODULE = {"resnet18": "layer4", "mobilenet_v2": "features"}
 
 
@@ -330,6 +336,11 @@ def make_method(net, method, args, target=0):
             out, a = net.cam_forward(xr)
             (g,) = torch.autograd.grad(out[0, target], a)
             return F.relu((g.mean(dim=(2, 3), keepdim=True) * a).sum(1))
+    elif method in FEATURE_VIS:
+        from torch_featurevis import WARMUP_STEPS, make_featurevis
+        run, net.fv = make_featurevis(net, method, args.layer, args.fv_steps, args.fourier)
+        net.layer = args.layer
+        run.warm = lambda: run(WARMUP_STEPS)
     else:
         raise SystemExit(f"torch_reference: unknown method {method}")
     return x, run
@@ -348,6 +359,9 @@ def main():
     p.add_argument("--samples", type=int, default=25)
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--cold", action="store_true")
+    p.add_argument("--layer", default="")
+    p.add_argument("--fv-steps", type=int, default=None)
+    p.add_argument("--fourier", choices=["fft", "matmul"], default="fft")
     args = p.parse_args()
     if args.probe:
         print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads()}))
@@ -362,11 +376,11 @@ def main():
     with torch.inference_mode():
         net.model(x)  # the load probe / prediction Saliency Lens runs before any method
     for _ in range(args.warmup):
-        run()
-    times = []
+        getattr(run, "warm", run)()
+    times, outs = [], []
     for _ in range(args.runs):
         t = time.perf_counter()
-        run()
+        outs.append(run())
         times.append((time.perf_counter() - t) * 1000)
     result = {
         "arch": args.arch, "impl": net.impl, "method": args.method, "backend": f"pytorch {torch.__version__}",
@@ -377,6 +391,8 @@ def main():
     }
     if net.layer:
         result["layer"] = net.layer
+    if getattr(net, "fv", None):
+        result.update({k: v for k, v in net.fv.items() if k != "stepsPerRun"}, perStepMs=statistics.median(outs))
     if net.check_diff is not None:
         result["checkMaxAbsDiff"] = net.check_diff
     print(json.dumps(result))

@@ -16,12 +16,14 @@ export interface ModelFlops {
   /** Nodes of any other op (elementwise, pooling, batch norm, ...): memory-bound work the MACs ignore. */
   otherNodes: number;
   inputShape: [number, number, number];
+  /** MACs of the forward pass up to each requested layer (the layer and the nodes it depends on). */
+  layerMacs: Record<string, number>;
 }
 
 const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
 
-/** Loads a model on wasm (else cpu) and counts MACs from its nodes' weights and output shapes. */
-export async function countModelFlops(modelPath: string): Promise<ModelFlops> {
+/** Loads a model on wasm (else cpu) and counts MACs from its nodes' weights and output shapes, also up to `layers`. */
+export async function countModelFlops(modelPath: string, layers: string[] = []): Promise<ModelFlops> {
   if (!tf.getBackend() || tf.getBackend() === 'cpu') {
     try {
       await initBackend('wasm');
@@ -39,9 +41,11 @@ export async function countModelFlops(modelPath: string): Promise<ModelFlops> {
     });
     const f: ModelFlops = {
       macs: 0, convMacs: 0, depthwiseMacs: 0, denseMacs: 0, convNodes: 0, otherNodes: 0,
-      inputShape: [model.height, model.width, model.channels],
+      inputShape: [model.height, model.width, model.channels], layerMacs: {},
     };
+    const nodeMacs = new Map<string, number>();
     for (const n of nodes) {
+      const before = f.convMacs + f.depthwiseMacs + f.denseMacs;
       const out = shapes.get(n.name) ?? [];
       const kernel = n.weights.kernel?.shape;
       if (n.op === 'conv2d' && kernel) {
@@ -60,6 +64,18 @@ export async function countModelFlops(modelPath: string): Promise<ModelFlops> {
       } else {
         f.otherNodes += 1;
       }
+      nodeMacs.set(n.name, f.convMacs + f.depthwiseMacs + f.denseMacs - before);
+    }
+    for (const layer of layers) {
+      const seen = new Set<string>();
+      const stack = [layer];
+      while (stack.length) {
+        const name = stack.pop()!;
+        if (seen.has(name)) continue;
+        seen.add(name);
+        stack.push(...(model.executor.node(name)?.inputs ?? []));
+      }
+      if (model.executor.node(layer)) f.layerMacs[layer] = [...seen].reduce((sum, name) => sum + (nodeMacs.get(name) ?? 0), 0);
     }
     f.macs = f.convMacs + f.depthwiseMacs + f.denseMacs;
     return f;
@@ -72,6 +88,10 @@ export async function countModelFlops(modelPath: string): Promise<ModelFlops> {
 export interface WorkOptions {
   samples: number;
   steps: number;
+  /** Feature visualisation: the layer, steps per image (filters) and the dream's steps per octave, octaves and ratio. */
+  featureLayer?: string;
+  filterSteps: number;
+  dream: { steps: number; octaves: number; octaveScale: number };
 }
 
 /**
@@ -88,6 +108,22 @@ export function methodFlops(method: string, f: ModelFlops, w: WorkOptions): numb
     case 'guided': return 2 * F;
     case 'smoothgrad': return w.samples * 2 * F;
     case 'integrated-gradients': return w.steps * 2 * F + 2 * F;
+    case 'activation-maximization':
+    case 'deep-dream': {
+      const FL = w.featureLayer !== undefined && f.layerMacs[w.featureLayer] !== undefined ? 2 * f.layerMacs[w.featureLayer] : undefined;
+      if (FL === undefined) return undefined;
+      // Each step: a forward to the layer and the input gradient (≈ 2 FL). Around them: the layer check on a
+      // blank image, the objective of the start image and of the result (3 FL). A dream's smaller octaves cost
+      // in proportion to their area, plus one size check each.
+      if (method === 'activation-maximization') return w.filterSteps * 2 * FL + 3 * FL;
+      const [h, wd] = f.inputShape;
+      let total = 3 * FL;
+      for (let o = w.dream.octaves - 1; o >= 0; o--) {
+        const area = (Math.round(h / w.dream.octaveScale ** o) * Math.round(wd / w.dream.octaveScale ** o)) / (h * wd);
+        total += area * (w.dream.steps * 2 * FL + (o > 0 ? FL : 0));
+      }
+      return total;
+    }
     default: return undefined;
   }
 }

@@ -15,6 +15,12 @@ export interface MethodSpec {
   heavy: boolean;
   /** Whether bench/torch_reference.py implements it. */
   torch: boolean;
+  /**
+   * Feature visualisation: timed with `saliency-lens bench --layer` at the model's mid layer (one timed run
+   * after one warm-up run of 2 steps; none with `heavyFirst`); `steps` is the engine's default per image or
+   * octave, passed to PyTorch so that both sides take the same number of steps.
+   */
+  featureVis?: { steps: number };
 }
 
 /** Where and how the children run. */
@@ -26,6 +32,8 @@ export interface MeasureContext {
   python?: string;
   /** Forced TF.js backend for our side, or undefined for the CLI's choice. */
   backend?: string;
+  /** `--threads` for our side (wasm), or undefined for the CLI's default. */
+  threads?: number;
   /** Timed runs per process for the cheap methods. */
   runs: number;
   torchThreads: number;
@@ -43,11 +51,25 @@ export interface MeasureContext {
 const num = (v: unknown): number => (typeof v === 'number' ? v : NaN);
 
 function oursArgs(ctx: MeasureContext): string[] {
-  return ctx.backend ? ['--backend', ctx.backend] : [];
+  return [...(ctx.backend ? ['--backend', ctx.backend] : []), ...(ctx.threads ? ['--threads', String(ctx.threads)] : [])];
 }
+
+/** The backend with its thread count when the CLI reports one ("wasm 2T"). */
+const backendOf = (j: Record<string, unknown>): string => `${String(j.backend)}${typeof j.threads === 'number' ? ` ${j.threads}T` : ''}`;
 
 /** Our warm latency with `cli bench`, or for heavy methods with `heavyFirst` the attribution time of `cli explain`. */
 export async function measureOurs(ctx: MeasureContext, model: BenchModel, method: MethodSpec): Promise<Sample> {
+  if (method.featureVis) {
+    const args = [ctx.cli, 'bench', '--model', model.path, '--method', method.id, '--layer', model.featureLayer.ours, '--runs', '1',
+      '--warmup', ctx.heavyFirst ? '0' : '1', '--json', ...oursArgs(ctx)];
+    const r = await runChild(process.execPath, args, { cwd: ctx.root, timeoutMs: ctx.timeoutMs });
+    const j = parseJsonOutput(r, `saliency-lens bench ${model.id} ${method.id}`);
+    return {
+      medianMs: num(j.medianMs), minMs: num(j.minMs), maxMs: num(j.maxMs), loadMs: num(j.loadMs),
+      peakRssMb: Number.isFinite(r.peakRssMb) ? r.peakRssMb : num(j.peakRssMb), backend: backendOf(j),
+      extra: { runs: j.runs, wallMs: r.wallMs, layer: j.layer, steps: j.steps, perStepMs: j.perStepMs, size: j.size },
+    };
+  }
   if (!method.heavy || !ctx.heavyFirst) {
     const runs = method.heavy ? 1 : ctx.runs;
     const warmup = ctx.warmup === undefined ? [] : ['--warmup', String(method.heavy ? Math.min(ctx.warmup, 1) : ctx.warmup)];
@@ -56,7 +78,7 @@ export async function measureOurs(ctx: MeasureContext, model: BenchModel, method
     const j = parseJsonOutput(r, `saliency-lens bench ${model.id} ${method.id}`);
     return {
       medianMs: num(j.medianMs), minMs: num(j.minMs), maxMs: num(j.maxMs), loadMs: num(j.loadMs),
-      peakRssMb: Number.isFinite(r.peakRssMb) ? r.peakRssMb : num(j.peakRssMb), backend: String(j.backend),
+      peakRssMb: Number.isFinite(r.peakRssMb) ? r.peakRssMb : num(j.peakRssMb), backend: backendOf(j),
       extra: { runs: j.runs, wallMs: r.wallMs },
     };
   }
@@ -66,7 +88,7 @@ export async function measureOurs(ctx: MeasureContext, model: BenchModel, method
   const timing = (j.timingMs ?? {}) as Record<string, unknown>;
   const t = num(timing.attribution);
   return {
-    medianMs: t, minMs: t, maxMs: t, loadMs: num(timing.load), peakRssMb: r.peakRssMb, backend: String(j.backend),
+    medianMs: t, minMs: t, maxMs: t, loadMs: num(timing.load), peakRssMb: r.peakRssMb, backend: backendOf(j),
     extra: { runs: 1, wallMs: r.wallMs, layer: j.layer },
   };
 }
@@ -82,14 +104,16 @@ function torchArgs(ctx: MeasureContext, model: BenchModel, method: string, runs:
 export async function measureTorch(ctx: MeasureContext, model: BenchModel, method: MethodSpec): Promise<Sample> {
   if (!ctx.python) throw new Error('no PyTorch');
   const warmup = ctx.warmup ?? 2;
-  const args = !method.heavy ? torchArgs(ctx, model, method.id, ctx.runs, warmup)
-    : torchArgs(ctx, model, method.id, 1, ctx.heavyFirst ? 0 : Math.min(warmup, ctx.warmup === undefined ? 2 : 1));
+  const args = method.featureVis
+    ? [...torchArgs(ctx, model, method.id, 1, ctx.heavyFirst ? 0 : 1), '--layer', model.featureLayer.torch, '--fv-steps', String(method.featureVis.steps)]
+    : !method.heavy ? torchArgs(ctx, model, method.id, ctx.runs, warmup)
+      : torchArgs(ctx, model, method.id, 1, ctx.heavyFirst ? 0 : Math.min(warmup, ctx.warmup === undefined ? 2 : 1));
   const r = await runChild(ctx.python, args, { cwd: ctx.root, timeoutMs: ctx.timeoutMs });
   const j = parseJsonOutput(r, `torch_reference.py ${model.id} ${method.id}`);
   return {
     medianMs: num(j.medianMs), minMs: num(j.minMs), maxMs: num(j.maxMs), loadMs: num(j.loadMs),
     peakRssMb: Number.isFinite(r.peakRssMb) ? r.peakRssMb : num(j.peakRssMb), backend: String(j.backend),
-    extra: { impl: j.impl, threads: j.threads, layer: j.layer, checkMaxAbsDiff: j.checkMaxAbsDiff, wallMs: r.wallMs },
+    extra: { impl: j.impl, threads: j.threads, layer: j.layer, checkMaxAbsDiff: j.checkMaxAbsDiff, wallMs: r.wallMs, steps: j.steps, perStepMs: j.perStepMs },
   };
 }
 

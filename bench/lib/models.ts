@@ -13,12 +13,29 @@ export interface BenchModel {
   arch: 'keras' | 'resnet18' | 'mobilenet_v2';
   /** Repetitions of the cold-start measurement. */
   coldReps: number;
+  /**
+   * The mid layer feature visualisation is timed at: its node name for `saliency-lens --layer`, and for
+   * bench/torch_reference.py the Keras layer name or the torchvision module whose output it is.
+   */
+  featureLayer: { ours: string; torch: string };
 }
 
 /** Every model id, in table order. */
 export const MODEL_IDS = ['darknet-tiny', 'demo', 'resnet18', 'mobilenet_v2'] as const;
 
 const ONNX_DIR = join('test', 'fixtures', 'generated', 'onnx');
+
+/**
+ * Mid layers for feature visualisation, about half-way through each network (darknet-tiny: conv 8 of 16;
+ * ResNet-18: the end of its second stage, 4 of 8 blocks; MobileNetV2: block 9 of 17; the demo: its residual
+ * block). The ONNX names are what torch.onnx.export gives the last node of those torchvision modules.
+ */
+const FEATURE_LAYERS: Record<(typeof MODEL_IDS)[number], { ours: string; torch: string }> = {
+  'darknet-tiny': { ours: 'leaky_re_lu_8', torch: 'leaky_re_lu_8' },
+  demo: { ours: 'res_relu', torch: 'res_relu' },
+  resnet18: { ours: '/layer2/layer2.1/relu_1/Relu', torch: 'layer2' },
+  mobilenet_v2: { ours: '/features/features.9/Add', torch: 'features.9' },
+};
 
 /** The ONNX export of a torchvision model written by scripts/fixtures/make_onnx_fixtures.py, newest opset first. */
 function onnxExport(root: string, name: string): string | undefined {
@@ -38,12 +55,9 @@ function onnxExport(root: string, name: string): string | undefined {
   return undefined;
 }
 
-function darknetPath(root: string): string | undefined {
-  const candidates = [process.env.BENCH_DARKNET, join(root, '..', 'shared', 'models', 'darknet-tiny'), '/work/shared/models/darknet-tiny'];
-  for (const c of candidates) {
-    if (c && existsSync(join(c, 'model.json'))) return resolve(c, 'model.json');
-  }
-  return undefined;
+/** BENCH_DARKNET when set (and only it), else ../shared/models/darknet-tiny beside the checkout. */
+function darknetDir(root: string): string {
+  return resolve(process.env.BENCH_DARKNET || join(root, '..', 'shared', 'models', 'darknet-tiny'));
 }
 
 /** Options of model discovery. */
@@ -61,12 +75,12 @@ export async function findModels(o: FindOptions): Promise<{ models: BenchModel[]
   const models: BenchModel[] = [];
   const skipped: string[] = [];
   if (o.wanted.has('darknet-tiny')) {
-    const path = darknetPath(o.root);
-    if (path) models.push({ id: 'darknet-tiny', path, arch: 'keras', coldReps: 3 });
-    else skipped.push('darknet-tiny: ../shared/models/darknet-tiny/model.json not found (set BENCH_DARKNET=DIR to point at it)');
+    const path = join(darknetDir(o.root), 'model.json');
+    if (existsSync(path)) models.push({ id: 'darknet-tiny', path, arch: 'keras', coldReps: 3, featureLayer: FEATURE_LAYERS['darknet-tiny'] });
+    else skipped.push(`darknet-tiny: ${path} not found (${process.env.BENCH_DARKNET ? 'BENCH_DARKNET points there' : 'set BENCH_DARKNET=DIR to point at the model\'s folder'})`);
   }
   if (o.wanted.has('demo')) {
-    models.push({ id: 'demo', path: join(o.root, 'media', 'demo', 'model', 'model.json'), arch: 'keras', coldReps: 3 });
+    models.push({ id: 'demo', path: join(o.root, 'media', 'demo', 'model', 'model.json'), arch: 'keras', coldReps: 3, featureLayer: FEATURE_LAYERS.demo });
   }
   const onnx = (['resnet18', 'mobilenet_v2'] as const).filter((n) => o.wanted.has(n));
   const missing = onnx.filter((n) => !onnxExport(o.root, n));
@@ -77,7 +91,7 @@ export async function findModels(o: FindOptions): Promise<{ models: BenchModel[]
   }
   for (const name of onnx) {
     const path = onnxExport(o.root, name);
-    if (path) models.push({ id: name, path, arch: name, coldReps: 1 });
+    if (path) models.push({ id: name, path, arch: name, coldReps: 1, featureLayer: FEATURE_LAYERS[name] });
     else if (!o.python) skipped.push(`${name}: no ONNX export in ${ONNX_DIR} and no PyTorch to generate one (run /usr/bin/python3 scripts/fixtures/make_onnx_fixtures.py --big-only --models ${name})`);
     else if (!o.generate) skipped.push(`${name}: no ONNX export in ${ONNX_DIR} (--no-generate given)`);
     else skipped.push(`${name}: the ONNX export could not be generated`);

@@ -64,6 +64,24 @@ export interface RowSummary {
   flop: number | null;
   errors: string[];
   torchNote?: string;
+  /** Feature visualisation: layer (ours; PyTorch's when named differently), steps per run, image, median ms per step. */
+  featureVis?: { layer: string; torchLayer?: string; steps: number; torchSteps?: number; size: number[]; perStepOurs: number | null; perStepTorch: number | null };
+}
+
+/** Feature-visualisation details of a row, from its samples' extras (undefined for attribution rows). */
+function featureVisSummary(ours: Sample[], torch: Sample[]): RowSummary['featureVis'] {
+  const per = (xs: Sample[]): number | null => {
+    const v = xs.map((s) => s.extra?.perStepMs).filter((x): x is number => typeof x === 'number');
+    return v.length ? median(v) : null;
+  };
+  const first = ours.find((s) => typeof s.extra?.perStepMs === 'number')?.extra;
+  if (!first) return undefined;
+  const t = torch.find((s) => typeof s.extra?.steps === 'number')?.extra;
+  return {
+    layer: String(first.layer), torchLayer: t && t.layer !== first.layer ? String(t.layer) : undefined,
+    steps: Number(first.steps), torchSteps: t ? Number(t.steps) : undefined, size: (first.size as number[]) ?? [],
+    perStepOurs: per(ours), perStepTorch: per(torch),
+  };
 }
 
 /** Aggregates a row: medians of the per-round medians, extremes of the per-round extremes, per-round ratios. */
@@ -90,7 +108,7 @@ export function summarise(row: Row): RowSummary {
     peakRssMb: rss.length ? Math.max(...rss) : null, torchPeakRssMb: trss.length ? Math.max(...trss) : null,
     gflopsOurs: o && row.flop ? row.flop / o.median / 1e6 : null,
     gflopsTorch: t && row.flop ? row.flop / t.median / 1e6 : null,
-    flop: row.flop ?? null, errors: row.errors, torchNote: row.torchNote,
+    flop: row.flop ?? null, errors: row.errors, torchNote: row.torchNote, featureVis: featureVisSummary(ours, torch),
   };
 }
 
@@ -228,5 +246,21 @@ export function coldTable(cold: ColdResult[]): string {
       c.torch.length ? `${med(c.torch.map((t) => t.importMs))} / ${med(c.torch.map((t) => t.loadMs))}` : '—',
       String(Math.max(c.ours.length, c.torch.length)),
     ]),
+  );
+}
+
+/** Feature visualisation rows: the layer, the steps both sides took, and the steady-state time per step. */
+export function featureVisTable(rows: RowSummary[]): string {
+  const per = (x: number | null | undefined): string => (x === null || x === undefined ? '—' : ms(x));
+  return table(
+    ['model', 'method', 'layer', 'steps (ours / PyTorch)', 'image', 'ours ms per step', 'PyTorch ms per step', 'ours/PyTorch per step', 'ours s per picture', 'PyTorch s per picture'],
+    rows.filter((r) => r.featureVis).map((r) => {
+      const f = r.featureVis!;
+      return [
+        r.model, r.method, `${f.layer}${f.torchLayer ? ` (PyTorch: ${f.torchLayer})` : ''}`, `${f.steps} / ${f.torchSteps ?? '—'}`, f.size.join('×'),
+        per(f.perStepOurs), per(f.perStepTorch), f.perStepOurs && f.perStepTorch ? `${(f.perStepOurs / f.perStepTorch).toFixed(2)}×` : '—',
+        r.ours ? (r.ours.median / 1000).toFixed(2) : '—', r.torch ? (r.torch.median / 1000).toFixed(2) : '—',
+      ];
+    }),
   );
 }

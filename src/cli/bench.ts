@@ -1,15 +1,32 @@
 /** `saliency-lens bench`: warm latency of one method on one model, for measurements outside the project. */
 import * as tf from '@tensorflow/tfjs-core';
-import type { MethodName, MethodOptions } from '../shared/protocol';
+import { BadInputError } from '../shared/errors';
+import type { FeatureVisOptions, MethodName, MethodOptions } from '../shared/protocol';
 import type { Engine } from '../engine/engine';
-import { runMethod } from '../engine/methods';
+import { runMethod, parseMethod } from '../engine/methods';
 import { uniformRandom } from '../engine/methods/sampling';
+import { choosePreprocess } from '../engine/image/settings';
+import { DEFAULT_PREPROCESS } from '../engine/model';
+import { dreamOnModel, visualizeModelFilters } from '../engine/featureVis';
+import { methodOptions, numberOption, type CliArgs } from './args';
 import { backendThreads } from '../engine/backend';
+import { featureVisOptions } from './filters';
+
+/** Feature visualisations `bench` can time: one filter picture (`filters`) and one whole-layer dream (`dream`). */
+export const FEATURE_VIS_BENCH = ['activation-maximization', 'deep-dream'] as const;
+/** A feature visualisation `bench` can time. */
+export type FeatureVisBench = (typeof FEATURE_VIS_BENCH)[number];
+
+/**
+ * Steps of a feature-visualisation warm-up run: enough to pay the first-call costs of every shape (each
+ * octave of a dream included) without doubling the cost of a process.
+ */
+export const FEATURE_VIS_WARMUP_STEPS = 2;
 
 /** What one bench run measured. */
 export interface BenchResult {
   model: string;
-  method: MethodName | 'predict';
+  method: MethodName | 'predict' | FeatureVisBench;
   backend: string;
   /** Threads the backend computes with (undefined: native TensorFlow's own pool). */
   threads?: number;
@@ -19,6 +36,11 @@ export interface BenchResult {
   minMs: number;
   maxMs: number;
   peakRssMb: number;
+  /** Feature visualisation: the layer, optimisation steps in all, image side(s), and the steady-state time per step. */
+  layer?: string;
+  steps?: number;
+  size?: number[];
+  perStepMs?: number;
 }
 
 /** The median of a list of numbers. */
@@ -26,6 +48,18 @@ export function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** Runs `once` after `warmup` untimed calls of `warm`, and summarises the timed runs. */
+async function timeRuns<T extends { ms: number }>(warm: () => Promise<unknown>, once: () => Promise<T>, runs: number, warmup: number): Promise<{ times: number[]; last: T[]; peakRssMb: number }> {
+  let peak = process.memoryUsage().rss;
+  for (let i = 0; i < warmup; i++) await warm();
+  const last: T[] = [];
+  for (let i = 0; i < runs; i++) {
+    last.push(await once());
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }
+  return { times: last.map((r) => r.ms), last, peakRssMb: peak / 2 ** 20 };
 }
 
 /**
@@ -37,7 +71,7 @@ export async function benchMethod(engine: Engine, modelPath: string, method: Met
   const rand = uniformRandom(1);
   const values = Float32Array.from({ length: model.height * model.width * model.channels }, () => rand());
   const x = tf.tensor4d(values, [1, model.height, model.width, model.channels]);
-  const once = async (): Promise<number> => {
+  const once = async (): Promise<{ ms: number }> => {
     const start = performance.now();
     if (method === 'predict') {
       tf.tidy(() => model.logits(x, { release: true }).dataSync());
@@ -46,21 +80,71 @@ export async function benchMethod(engine: Engine, modelPath: string, method: Met
       await out.attribution.data();
       out.attribution.dispose();
     }
-    return performance.now() - start;
+    return { ms: performance.now() - start };
   };
-  let peak = process.memoryUsage().rss;
   try {
-    for (let i = 0; i < warmup; i++) await once();
-    const times: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      times.push(await once());
-      peak = Math.max(peak, process.memoryUsage().rss);
-    }
+    const { times, peakRssMb } = await timeRuns(once, once, runs, warmup);
     return {
       model: modelPath, method, backend: engine.backend, threads: backendThreads(), runs, loadMs, medianMs: median(times),
-      minMs: Math.min(...times), maxMs: Math.max(...times), peakRssMb: peak / 2 ** 20,
+      minMs: Math.min(...times), maxMs: Math.max(...times), peakRssMb,
     };
   } finally {
     x.dispose();
   }
+}
+
+/**
+ * Times one feature visualisation with the defaults of `saliency-lens filters` (filter 0 of `layer`: one image,
+ * Fourier parameterisation, transforms, Adam) or `saliency-lens dream` (the whole layer, octaves, on seeded
+ * noise of the model's size). Warm-up runs are the same call with FEATURE_VIS_WARMUP_STEPS steps. Each run
+ * also records the time per step from the end of its first step to the end of its last.
+ */
+export async function benchFeatureVis(engine: Engine, modelPath: string, method: FeatureVisBench, layer: string, runs: number,
+  options: FeatureVisOptions = {}, warmup = 1): Promise<BenchResult> {
+  const { model, loadMs } = await engine.model(modelPath);
+  const { preprocess } = choosePreprocess(undefined, model.settings, DEFAULT_PREPROCESS);
+  const rand = uniformRandom(1);
+  const start = { width: model.width, height: model.height, data: Uint8Array.from({ length: model.width * model.height * 3 }, () => Math.floor(256 * rand())) };
+  const once = async (o: FeatureVisOptions): Promise<{ ms: number; perStepMs: number; steps: number; layer: string; size: number[] }> => {
+    const stamps: number[] = [];
+    const hooks = {
+      onProgress: () => void stamps.push(performance.now()),
+      checkpoint: () => new Promise<void>((r) => setImmediate(r)),
+    };
+    const t0 = performance.now();
+    const r = method === 'activation-maximization'
+      ? await visualizeModelFilters(model, preprocess, layer, [0], undefined, o, hooks)
+      : await dreamOnModel(model, preprocess, start, layer, undefined, o, hooks);
+    const ms = performance.now() - t0;
+    const perStepMs = stamps.length > 1 ? (stamps[stamps.length - 1] - stamps[0]) / (stamps.length - 1) : ms / Math.max(1, stamps.length);
+    return { ms, perStepMs, steps: stamps.length, layer: r.layer, size: method === 'activation-maximization' ? [r.options.height, r.options.width] : [model.height, model.width] };
+  };
+  const short = { ...options, steps: Math.min(options.steps ?? FEATURE_VIS_WARMUP_STEPS, FEATURE_VIS_WARMUP_STEPS) };
+  const { times, last, peakRssMb } = await timeRuns(() => once(short), () => once(options), runs, warmup);
+  return {
+    model: modelPath, method, backend: engine.backend, threads: backendThreads(), runs, loadMs, medianMs: median(times),
+    minMs: Math.min(...times), maxMs: Math.max(...times), peakRssMb,
+    layer: last[0].layer, steps: last[0].steps, size: last[0].size, perStepMs: median(last.map((r) => r.perStepMs)),
+  };
+}
+
+/** `saliency-lens bench`: prints one BenchResult (text or --json). */
+export async function benchCommand(engine: Engine, args: CliArgs, modelPath: string): Promise<void> {
+  const methodName = args.values.method ?? 'vanilla';
+  const runs = Math.round(numberOption(args.values.runs, '--runs', 1, 10000, 10));
+  const warmup = Math.round(numberOption(args.values.warmup, '--warmup', 0, 100, 2));
+  let result: BenchResult;
+  if ((FEATURE_VIS_BENCH as readonly string[]).includes(methodName)) {
+    if (!args.values.layer) throw new BadInputError('--layer', `is required for ${methodName} (list the layers with 'saliency-lens layers')`);
+    result = await benchFeatureVis(engine, modelPath, methodName as FeatureVisBench, args.values.layer, runs, featureVisOptions(args.values), warmup);
+  } else {
+    const method = methodName === 'predict' ? 'predict' : parseMethod(methodName);
+    result = await benchMethod(engine, modelPath, method, runs, methodOptions(args.values), warmup);
+  }
+  if (args.values.json) {
+    console.log(JSON.stringify(result));
+    return;
+  }
+  const fv = result.perStepMs !== undefined ? ` (${result.layer}, ${result.steps} steps at ${result.size?.join('×')}, ${result.perStepMs.toFixed(1)} ms per step)` : '';
+  console.log(`${result.method} on ${result.model} (${result.backend}${result.threads ? `, ${result.threads} thread${result.threads === 1 ? '' : 's'}` : ''})${fv}: median ${result.medianMs.toFixed(1)} ms, min ${result.minMs.toFixed(1)}, max ${result.maxMs.toFixed(1)} over ${result.runs} warm runs; load ${result.loadMs.toFixed(0)} ms; peak RSS ${result.peakRssMb.toFixed(0)} MB`);
 }

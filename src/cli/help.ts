@@ -14,7 +14,8 @@ Usage:
         [--integration trapezoid|gauss-legendre] [--layer NAME] [--patch N] [--stride N]
         [--occlusion-value V] [--batch N] [--seed S] [--metrics]
   saliency-lens layers [--model PATH] [--json]
-  saliency-lens bench [--model PATH] [--method M|predict] [--runs N] [--warmup N] [--json]
+  saliency-lens bench [--model PATH] [--method M|predict|activation-maximization|deep-dream] [--layer NAME]
+        [--runs N] [--warmup N] [--json]
   saliency-lens filters --model PATH --layer NAME [--filters 0,1,2|--count N]
         [--objective channel|neuron|logit|probability] [--param pixel|fourier] [--steps N] [--size N]
         [--seed S] [--out DIR] [--json] [--negative] [--flashtorch] [--optimizer adam|rms] [--lr F]
@@ -41,6 +42,8 @@ Options:
                      (CAM methods: the raw map [h, w] at layer resolution, after the ReLU, before any scaling)
   --runs N           bench: timed runs after the warm-up runs (default 10); prints the median in ms
   --warmup N         bench: untimed warm-up runs first (default 2)
+                     (activation-maximization: filter 0 of --layer with the filters defaults; deep-dream: the
+                     whole --layer with the dream defaults, on noise; their warm-up runs take 2 steps)
   --top K            number of predictions to show (default 5)
   --labels FILE      class names, one per line (default: labels.txt / labels.json / classes.txt beside the model)
   --backend B        node | wasm | cpu (default: the SALIENCY_LENS_BACKEND variable, else the best that loads)

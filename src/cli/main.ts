@@ -13,7 +13,7 @@ import {
 import { HELP } from './help';
 import packageJson from '../../package.json';
 import { writeExplainFigures } from './figures';
-import { benchMethod } from './bench';
+import { benchCommand } from './bench';
 import { dreamCommand, filtersCommand } from './filters';
 
 /** The folder holding the embedded demo (media/demo), found relative to this file (dist/ or src/cli/). */
@@ -140,21 +140,9 @@ async function layers(engine: Engine, args: CliArgs): Promise<void> {
   else printLayers(list);
 }
 
-async function bench(engine: Engine, args: CliArgs): Promise<void> {
-  const methodName = args.values.method ?? 'vanilla';
-  const method = methodName === 'predict' ? 'predict' : parseMethod(methodName);
-  const runs = numberOption(args.values.runs, '--runs', 1, 10000, 10);
-  const warmup = numberOption(args.values.warmup, '--warmup', 0, 100, 2);
-  const result = await benchMethod(engine, modelPathOf(args), method, Math.round(runs), methodOptions(args.values), Math.round(warmup));
-  if (args.values.json) {
-    console.log(JSON.stringify(result));
-    return;
-  }
-  console.log(`${result.method} on ${result.model} (${result.backend}): median ${result.medianMs.toFixed(1)} ms, min ${result.minMs.toFixed(1)}, max ${result.maxMs.toFixed(1)} over ${result.runs} warm runs; load ${result.loadMs.toFixed(0)} ms; peak RSS ${result.peakRssMb.toFixed(0)} MB`);
-}
-
 const COMMANDS: Record<string, (engine: Engine, args: CliArgs) => Promise<void>> = {
-  predict, explain, layers, bench,
+  predict, explain, layers,
+  bench: (engine, args) => benchCommand(engine, args, modelPathOf(args)),
   filters: (engine, args) => filtersCommand(engine, args, modelPathOf(args)),
   dream: (engine, args) => dreamCommand(engine, args, inputs(args).modelPath, inputs(args).imagePath),
 };
