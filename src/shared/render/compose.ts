@@ -47,7 +47,8 @@ export function asBytes(data: ArrayBuffer | Uint8Array | Uint8ClampedArray): Uin
   return data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
-function asRgba(image: RgbaLike): RgbaPixels {
+/** Checks an image's byte count and views its bytes as a Uint8Array. */
+export function asRgba(image: RgbaLike): RgbaPixels {
   const data = asBytes(image.data);
   if (data.length !== image.width * image.height * 4) throw new Error(`RGBA image ${image.width}×${image.height} has ${data.length} bytes`);
   return { width: image.width, height: image.height, data };
@@ -68,29 +69,38 @@ export function prepareMap(attribution: AttributionLike, reduce: ReduceMode, cli
 }
 
 /** Whether values are placed with 0 at the colour map's centre: signed maps, and always for the diverging map. */
-function centred(map: NormalizedMap, colormap: ColormapName): boolean {
-  return map.signed || colormap === 'diverging';
+export function centredLut(signed: boolean, colormap: ColormapName): boolean {
+  return signed || colormap === 'diverging';
 }
 
 /** True on little-endian machines (all that run Node and VS Code in practice): RGBA words are 0xAABBGGRR. */
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-/** The LUT as opaque RGBA words in memory byte order, one store per pixel. */
-function rgbaWords(colormap: ColormapName): Uint32Array {
+const wordCache = new Map<ColormapName, Int32Array>();
+
+/** The LUT as opaque RGBA words in memory byte order, one store per pixel (shared: do not modify). */
+function rgbaWords(colormap: ColormapName): Int32Array {
+  let words = wordCache.get(colormap);
+  if (words) return words;
   const lut = colormapLut(colormap);
-  const words = new Uint32Array(256);
+  words = new Int32Array(256);
   const bytes = new Uint8Array(words.buffer);
   for (let i = 0; i < 256; i++) bytes.set([lut[i * 3], lut[i * 3 + 1], lut[i * 3 + 2], 255], i * 4);
+  wordCache.set(colormap, words);
   return words;
 }
 
-/** LUT indices of a normalised map (see lutIndex), computed once per map and colour map family. */
-function lutIndices(map: NormalizedMap, colormap: ColormapName): Uint8Array {
-  const values = map.data;
-  const out = new Uint8Array(values.length);
-  // Signed values in [-1, 1] go to (v + 1) / 2 of the table; "| 0" truncates, "+ 0.5" makes it round.
-  const scale = centred(map, colormap) ? 127.5 : 255;
-  const offset = centred(map, colormap) ? 128 : 0.5;
+/**
+ * The scale and offset taking a normalised value to its LUT index as `(v * scale + offset) | 0` (then
+ * clamped to 0–255): signed values in [-1, 1] go to (v + 1) / 2 of the table; "| 0" truncates, "+ 0.5" rounds.
+ */
+export function lutScale(centred: boolean): { scale: number; offset: number } {
+  return centred ? { scale: 127.5, offset: 128 } : { scale: 255, offset: 0.5 };
+}
+
+/** LUT indices of normalised values (see lutScale), written to `out` (a new array when absent). */
+export function lutIndices(values: Float32Array, centred: boolean, out: Uint8Array = new Uint8Array(values.length)): Uint8Array {
+  const { scale, offset } = lutScale(centred);
   for (let i = 0; i < values.length; i++) {
     const k = (values[i] * scale + offset) | 0;
     out[i] = k < 0 ? 0 : k > 255 ? 255 : k;
@@ -98,19 +108,81 @@ function lutIndices(map: NormalizedMap, colormap: ColormapName): Uint8Array {
   return out;
 }
 
-/** A Uint32 view of RGBA bytes (copying only when the bytes are not 4-byte aligned). */
-function asWords(bytes: Uint8Array): Uint32Array {
-  if (bytes.byteOffset % 4 === 0) return new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-  return new Uint32Array(bytes.slice().buffer);
+/** Opaque colours of LUT indices as RGBA words, written to `out` (a new array when absent). */
+export function paintIndices(indices: Uint8Array, colormap: ColormapName, out: Uint32Array = new Uint32Array(indices.length)): Uint32Array {
+  // Int32 views: opaque words exceed 2³¹, which as Uint32 values would leave integer arithmetic.
+  const words = rgbaWords(colormap);
+  const dst = new Int32Array(out.buffer, out.byteOffset, out.length);
+  for (let i = 0; i < indices.length; i++) dst[i] = words[indices[i]];
+  return out;
+}
+
+/** A view of RGBA bytes as one Int32 per pixel (copying only when the bytes are not 4-byte aligned). */
+function asWords(bytes: Uint8Array): Int32Array {
+  if (bytes.byteOffset % 4 === 0) return new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  return new Int32Array(bytes.slice().buffer);
+}
+
+/**
+ * Blends the colours of LUT indices over RGBA pixels: (1 − alpha)·image + alpha·colour, keeping the image's
+ * alpha; written to `out` (a new array when absent, one byte per channel). With `colours`, also writes the
+ * opaque colours (as paintIndices) in the same pass.
+ */
+export function blendIndices(image: Uint8Array, indices: Uint8Array, colormap: ColormapName, alpha: number,
+  out: Uint8Array = new Uint8Array(image.length), colours?: Uint32Array): Uint8Array {
+  const lut = colormapLut(colormap);
+  // 8-bit fixed-point weights a + b = 256: exact at alpha 0 and 1.
+  const a = Math.round(Math.min(1, Math.max(0, alpha)) * 256);
+  const b = 256 - a;
+  if (LITTLE_ENDIAN && out.byteOffset % 4 === 0) {
+    // Red and blue blend together in the two 16-bit lanes of one word (255·256 + 128 fits a lane), green
+    // alone; the colour side is premultiplied per LUT entry. Words wrap as int32 (imul, | 0) and are
+    // reinterpreted, never converted: the same bits as uint32 arithmetic, without leaving integers.
+    const colourRB = new Int32Array(256);
+    const colourG = new Int32Array(256);
+    for (let i = 0; i < 256; i++) {
+      colourRB[i] = (lut[i * 3] + (lut[i * 3 + 2] << 16)) * a + 0x00800080;
+      colourG[i] = lut[i * 3 + 1] * a + 0x80;
+    }
+    const src = asWords(image);
+    const dst = new Int32Array(out.buffer, out.byteOffset, indices.length);
+    if (colours) {
+      const words = rgbaWords(colormap);
+      const paint = new Int32Array(colours.buffer, colours.byteOffset, indices.length);
+      for (let i = 0; i < indices.length; i++) {
+        const s = src[i];
+        const k = indices[i];
+        paint[i] = words[k];
+        const rb = (((Math.imul(s & 0x00ff00ff, b) + colourRB[k]) | 0) >>> 8) & 0x00ff00ff;
+        const g = (Math.imul((s >>> 8) & 0xff, b) + colourG[k]) & 0xff00;
+        dst[i] = (s & 0xff000000) | rb | g;
+      }
+    } else {
+      for (let i = 0; i < indices.length; i++) {
+        const s = src[i];
+        const k = indices[i];
+        const rb = (((Math.imul(s & 0x00ff00ff, b) + colourRB[k]) | 0) >>> 8) & 0x00ff00ff;
+        const g = (Math.imul((s >>> 8) & 0xff, b) + colourG[k]) & 0xff00;
+        dst[i] = (s & 0xff000000) | rb | g;
+      }
+    }
+  } else {
+    if (colours) paintIndices(indices, colormap, colours);
+    for (let i = 0, o = 0; i < indices.length; i++, o += 4) {
+      const k = indices[i] * 3;
+      out[o] = (image[o] * b + lut[k] * a + 128) >> 8;
+      out[o + 1] = (image[o + 1] * b + lut[k + 1] * a + 128) >> 8;
+      out[o + 2] = (image[o + 2] * b + lut[k + 2] * a + 128) >> 8;
+      out[o + 3] = image[o + 3];
+    }
+  }
+  return out;
 }
 
 /** Paints a normalised map with a colour map, opaque. */
 export function colorize(map: NormalizedMap, colormap: ColormapName): RgbaPixels {
-  const words = rgbaWords(colormap);
-  const indices = lutIndices(map, colormap);
-  const out = new Uint32Array(indices.length);
-  for (let i = 0; i < indices.length; i++) out[i] = words[indices[i]];
-  return { width: map.width, height: map.height, data: new Uint8Array(out.buffer) };
+  const words = paintIndices(lutIndices(map.data, centredLut(map.signed, colormap)), colormap);
+  return { width: map.width, height: map.height, data: new Uint8Array(words.buffer) };
 }
 
 /**
@@ -122,41 +194,8 @@ export function overlay(input: RgbaLike, map: NormalizedMap, colormap: ColormapN
   if (map.width !== image.width || map.height !== image.height) {
     throw new Error(`overlay: map ${map.width}×${map.height} does not match image ${image.width}×${image.height}`);
   }
-  const lut = colormapLut(colormap);
-  const indices = lutIndices(map, colormap);
-  // 8-bit fixed-point weights a + b = 256: exact at alpha 0 and 1.
-  const a = Math.round(Math.min(1, Math.max(0, alpha)) * 256);
-  const b = 256 - a;
-  const out = new Uint8Array(image.data.length);
-  if (LITTLE_ENDIAN) {
-    // Red and blue blend together in the two 16-bit lanes of one word (255·256 + 128 fits a lane), green
-    // alone; the colour side is premultiplied per LUT entry.
-    const colourRB = new Uint32Array(256);
-    const colourG = new Uint32Array(256);
-    for (let i = 0; i < 256; i++) {
-      colourRB[i] = (lut[i * 3] + (lut[i * 3 + 2] << 16)) * a + 0x00800080;
-      colourG[i] = lut[i * 3 + 1] * a + 0x80;
-    }
-    const src = asWords(image.data);
-    const dst = new Uint32Array(out.buffer);
-    for (let i = 0; i < indices.length; i++) {
-      const s = src[i];
-      const k = indices[i];
-      const rb = (((s & 0x00ff00ff) * b + colourRB[k]) >>> 8) & 0x00ff00ff;
-      const g = ((((s >>> 8) & 0xff) * b + colourG[k]) >>> 8) << 8;
-      dst[i] = (s & 0xff000000) | rb | g;
-    }
-  } else {
-    const src = image.data;
-    for (let i = 0, o = 0; i < indices.length; i++, o += 4) {
-      const k = indices[i] * 3;
-      out[o] = (src[o] * b + lut[k] * a + 128) >> 8;
-      out[o + 1] = (src[o + 1] * b + lut[k + 1] * a + 128) >> 8;
-      out[o + 2] = (src[o + 2] * b + lut[k + 2] * a + 128) >> 8;
-      out[o + 3] = src[o + 3];
-    }
-  }
-  return { width: image.width, height: image.height, data: out };
+  const indices = lutIndices(map.data, centredLut(map.signed, colormap));
+  return { width: image.width, height: image.height, data: blendIndices(image.data, indices, colormap, alpha) };
 }
 
 /** Places images left to right, top-aligned, with `gap` pixels between them, on a background colour. */

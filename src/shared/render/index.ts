@@ -5,3 +5,4 @@ export * from './normalize';
 export * from './colormaps';
 export * from './upsample';
 export * from './compose';
+export * from './staged';

@@ -94,6 +94,86 @@ export function percentile(values: Float32Array, p: number, ofMagnitude = false)
   return next === low ? low : low + (next - low) * fraction;
 }
 
+/**
+ * Percentiles of one set of values asked for many times (a clip slider): the same answers as percentile(),
+ * with the histogram built once. Values are grouped by bin; a bin is sorted the first time a percentile
+ * falls in it, after which its percentiles cost a binary search.
+ */
+export class PercentileTable {
+  private readonly n: number;
+  private readonly lo: number = 0;
+  private readonly hi: number = 0;
+  /** Values in bin order (each bin's slice unordered until sorted). */
+  private readonly grouped: Float32Array = new Float32Array(0);
+  /** starts[b] is the index in `grouped` of bin b's first value; starts[BINS] = n. */
+  private readonly starts: Uint32Array = new Uint32Array(0);
+  private readonly sorted: Uint8Array = new Uint8Array(0);
+
+  constructor(values: Float32Array, ofMagnitude = false) {
+    const n = (this.n = values.length);
+    if (n === 0) return;
+    const clean = new Float32Array(n);
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const raw = values[i];
+      const v = raw !== raw ? 0 : ofMagnitude ? Math.abs(raw) : raw;
+      clean[i] = v;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    this.lo = lo;
+    this.hi = hi;
+    if (lo === hi) return;
+    // The same bins as percentile(), so the same values share a bin.
+    const scale = Number.isFinite(hi - lo) ? (PERCENTILE_BINS - 1) / (hi - lo) : 0;
+    const starts = new Uint32Array(PERCENTILE_BINS + 1);
+    for (let i = 0; i < n; i++) starts[(((clean[i] - lo) * scale) | 0) + 1]++;
+    for (let b = 0; b < PERCENTILE_BINS; b++) starts[b + 1] += starts[b];
+    const fill = starts.slice(0, PERCENTILE_BINS);
+    const grouped = new Float32Array(n);
+    for (let i = 0; i < n; i++) grouped[fill[((clean[i] - lo) * scale) | 0]++] = clean[i];
+    this.grouped = grouped;
+    this.starts = starts;
+    this.sorted = new Uint8Array(PERCENTILE_BINS);
+  }
+
+  /** The p-th percentile (0–100), as percentile(values, p, ofMagnitude). */
+  at(p: number): number {
+    const n = this.n;
+    if (n === 0) return 0;
+    if (this.lo === this.hi) return this.lo;
+    const position = (Math.min(100, Math.max(0, p)) / 100) * (n - 1);
+    const k = Math.floor(position);
+    const fraction = position - k;
+    // Bins hold consecutive ranks, so once the bin of rank k is sorted, grouped[k] is the value of rank k.
+    this.sortBinOf(k);
+    const low = this.grouped[k];
+    if (fraction === 0 || k + 1 >= n) return low;
+    this.sortBinOf(k + 1);
+    const next = this.grouped[k + 1];
+    // Equal neighbours (infinities included) need no interpolation, which would give ∞ − ∞ = NaN.
+    return next === low ? low : low + (next - low) * fraction;
+  }
+
+  /** Sorts the bin holding rank k, unless it is sorted already. */
+  private sortBinOf(k: number): void {
+    const starts = this.starts;
+    // The bin b with starts[b] ≤ k < starts[b + 1].
+    let lo = 0;
+    let hi = PERCENTILE_BINS - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (starts[mid] <= k) lo = mid;
+      else hi = mid - 1;
+    }
+    if (!this.sorted[lo]) {
+      this.grouped.subarray(starts[lo], starts[lo + 1]).sort();
+      this.sorted[lo] = 1;
+    }
+  }
+}
+
 /** A map scaled for display, with the value that was mapped to full scale. */
 export interface NormalizedMap extends ScalarMap {
   /** Values at or beyond ±clipValue saturate. 0 when the map is all zero. */
