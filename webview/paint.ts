@@ -1,6 +1,9 @@
-/** Draws a slot's three views on canvases with the shared renderer, caching the normalised map. */
+/**
+ * Draws a slot's three views on canvases with the shared renderer. The staged renderer keeps the stages a
+ * display change does not touch, and only the canvases whose picture changed are uploaded.
+ */
 import type { DisplaySettings, ExplainResult } from '../src/shared/protocol';
-import { colorize, overlay, prepareMap, type NormalizedMap } from '../src/shared/render';
+import { StagedRenderer } from '../src/shared/render';
 import type { RenderNeed } from './state';
 
 /** The canvases of one slot. */
@@ -15,45 +18,40 @@ function put(canvas: HTMLCanvasElement, width: number, height: number, data: Uin
   if (canvas.height !== height) canvas.height = height;
   const ctx = canvas.getContext('2d');
   if (!ctx) return;
-  // The renderer's arrays are backed by plain ArrayBuffers (never shared memory).
+  // The renderer's arrays are backed by plain ArrayBuffers (never shared memory); putImageData copies them.
   const pixels = new Uint8ClampedArray(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
   ctx.putImageData(new ImageData(pixels, width, height), 0, 0);
 }
 
-/** Paints one slot; re-normalises only when the result, reduction or clip changed. */
+/** Paints one slot, redoing only what the result or display change requires. */
 export class SlotPainter {
-  private cached: { result: ExplainResult; reduce: string; clip: number; map: NormalizedMap } | undefined;
-  private inputOf: ExplainResult | undefined;
+  private readonly renderer = new StagedRenderer();
+  private shown: ExplainResult | undefined;
   /** How many times the overlay was drawn (exposed to tests). */
   paints = 0;
+  /** Milliseconds the last paint took (rendering and canvas uploads), for the command-to-overlay log. */
+  lastMs = 0;
 
   /** Draws the views for `result` with `display`. */
   paint(result: ExplainResult, display: DisplaySettings, canvases: SlotCanvases, need: RenderNeed): void {
-    if (need === 'none' || need === 'ui') {
-      if (this.inputOf === result && this.cached?.result === result) return;
-    }
-    const { width, height } = result.input;
-    if (this.inputOf !== result) {
+    if ((need === 'none' || need === 'ui') && this.shown === result) return;
+    const start = performance.now();
+    if (this.shown !== result) {
+      const { width, height } = result.input;
       put(canvases.input, width, height, new Uint8Array(result.input.data));
-      this.inputOf = result;
+      this.renderer.setSource(result.attribution, result.input);
+      this.shown = result;
     }
-    const c = this.cached;
-    if (!c || c.result !== result || c.reduce !== display.reduce || c.clip !== display.clipPercentile) {
-      const map = prepareMap(result.attribution, display.reduce, display.clipPercentile, width, height);
-      this.cached = { result, reduce: display.reduce, clip: display.clipPercentile, map };
-    }
-    const map = this.cached!.map;
-    const colored = colorize(map, display.colormap);
-    put(canvases.map, colored.width, colored.height, colored.data);
-    const blended = overlay(result.input, map, display.colormap, display.alpha);
-    put(canvases.overlay, blended.width, blended.height, blended.data);
+    const frame = this.renderer.render(display);
+    if (frame.mapChanged) put(canvases.map, frame.map.width, frame.map.height, frame.map.data);
+    if (frame.overlayChanged) put(canvases.overlay, frame.overlay.width, frame.overlay.height, frame.overlay.data);
     this.paints++;
+    this.lastMs = performance.now() - start;
   }
 
-  /** Forgets the cached map (the slot now shows another model). */
+  /** Forgets what was drawn (the slot now shows another model). */
   reset(): void {
-    this.cached = undefined;
-    this.inputOf = undefined;
+    this.shown = undefined;
   }
 }
 

@@ -116,7 +116,7 @@ export function renderSlot(state: PanelState, view: SlotView, index: number, nee
     view.painter.paint(r, state.display, view.canvases, need);
     if (slot.requestId > view.reported) {
       view.reported = slot.requestId;
-      hooks.post({ type: 'rendered', requestId: slot.requestId, slot: index });
+      hooks.post({ type: 'rendered', requestId: slot.requestId, slot: index, renderMs: view.painter.lastMs });
     }
   } else {
     setChildren(preds);

@@ -354,8 +354,8 @@ export type FromWebviewMessage =
   | { type: 'requestLayers' }
   /** Stop the running computation (as the notification's Cancel does). */
   | { type: 'cancel' }
-  /** The overlay of a result is on screen (for the command-to-overlay timing). */
-  | { type: 'rendered'; requestId: number; slot: number }
+  /** The overlay of a result is on screen (for the command-to-overlay timing); `renderMs`: the webview's drawing time. */
+  | { type: 'rendered'; requestId: number; slot: number; renderMs?: number }
   /** Buttons in the panel that run extension commands. */
   | { type: 'command'; command: 'selectModel' | 'compareModels' | 'compareMethod' | 'stopCompare' };
 
