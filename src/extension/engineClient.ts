@@ -59,6 +59,8 @@ export interface RequestOptions {
   onProgress?: (fraction: number, message: string) => void;
   /** Intermediate images of a visualizeFilters / dream request. */
   onImages?: (step: number, steps: number, images: FilterImage[]) => void;
+  /** Called when the request goes to a ready engine (after any process start and queued requests). */
+  onSent?: () => void;
 }
 
 interface Pending {
@@ -190,6 +192,7 @@ export class EngineClient {
         next.sent = true;
         this.requestsSent++;
         running.child.send(next.request);
+        next.opts.onSent?.();
         this.armHangTimer();
       },
       (err: unknown) => {

@@ -13,6 +13,7 @@ import { mapCompareTarget } from './compare';
 import { parseTarget, type Settings } from './config';
 import { EngineError, type EngineClient } from './engineClient';
 import { methodLabel, requestOptions, sanitizeOptions } from './methodParams';
+import { OverlayTimings } from './panelTiming';
 import { modelName } from './paths';
 import type { RevivedState } from './revive';
 
@@ -87,7 +88,7 @@ export class PanelCore {
   private busy: { requestId: number; message: string; fraction?: number } | undefined;
   private seq = 0;
   private abort: AbortController | undefined;
-  private readonly commandStart = new Map<number, number>();
+  private readonly overlays = new OverlayTimings();
   private settingsSent: boolean;
   private disposed = false;
 
@@ -199,7 +200,8 @@ export class PanelCore {
     const ac = new AbortController();
     this.abort = ac;
     const requestId = ++this.seq;
-    this.commandStart.set(requestId, opts.startedAt ?? Date.now());
+    const clickAt = opts.startedAt ?? Date.now();
+    this.overlays.forgetBefore(requestId - 2);
     const imageName = path.basename(this.imagePath);
     const names = [...new Set(specs.filter((_, i) => todo[i]).map((s) => methodLabel(s.method)))].join(' and ');
     const title = `Computing ${names} for ${imageName}…`;
@@ -230,12 +232,14 @@ export class PanelCore {
           progress.report({ message: `${label} · ${modelName(spec.modelPath)} · ${imageName}` });
           let done = 0;
           let lastPost = 0;
+          let sentAt = Date.now();
           try {
             const result = await this.host.engine.request('explain', {
               imagePath: this.imagePath, modelPath: spec.modelPath, method: spec.method, target, topK: 5,
               preprocess: settings.preprocess, resize: settings.resize, options: requestOptions(spec.method, this.options),
             }, {
               signal: ac.signal,
+              onSent: () => { sentAt = Date.now(); },
               onProgress: (fraction, message) => {
                 progress.report({ increment: Math.max(0, fraction - done) * share * 100, message: `${label}: ${message}` });
                 done = Math.max(done, fraction);
@@ -251,6 +255,7 @@ export class PanelCore {
             if (slot === 0) primary = result;
             if (this.abort !== ac) return;
             this.results[slot] = { requestId, result, note, reason, key };
+            this.overlays.received(requestId, { image: imageName, method: spec.method, slot, slots: specs.length, clickAt, sentAt, receivedAt: Date.now(), timingMs: result.timingMs });
             this.post({ type: 'result', requestId, slot, result, note, reason });
             const t = result.timingMs;
             this.host.log.info(`${modelName(spec.modelPath)} ${spec.method}${result.layer ? ` at ${result.layer}` : ''}: top-1 ${result.predictions[0]?.label ?? '?'}, target ${result.target.label} — load ${t.load.toFixed(0)} ms, inference ${t.inference.toFixed(0)} ms, attribution ${t.attribution.toFixed(0)} ms on ${result.backend}`);
@@ -316,10 +321,8 @@ export class PanelCore {
         return;
       }
       case 'rendered': {
-        const t0 = this.commandStart.get(m.requestId);
-        if (t0 === undefined) return;
-        this.commandStart.delete(m.requestId);
-        this.host.log.info(`overlay shown ${Date.now() - t0} ms after the command (${path.basename(this.imagePath)}, slot ${m.slot})`);
+        const line = this.overlays.rendered(m.requestId, m.slot, m.renderMs);
+        if (line) this.host.log.info(line);
         return;
       }
       case 'requestLabels': {

@@ -70,6 +70,23 @@ describe('EngineClient', () => {
     assert.equal(c.requestsSent, 3);
   });
 
+  it('tells when a request reaches the engine: after the process is ready and the requests ahead of it', async () => {
+    process.env.FAKE_ENGINE_START = 'slow';
+    const { c } = client();
+    const events: string[] = [];
+    const t0 = Date.now();
+    let firstSent = 0;
+    const a = c.request('explain', params('/slow/a.png'), { onSent: () => { firstSent = Date.now(); events.push('a sent'); } })
+      .then(() => events.push('a done'));
+    const b = c.request('explain', params('/b.png'), { onSent: () => events.push('b sent') }).then(() => events.push('b done'));
+    const ac = new AbortController();
+    const never = c.request('explain', params('/c.png'), { signal: ac.signal, onSent: () => events.push('c sent') });
+    ac.abort();
+    await Promise.all([a, b, never.catch(() => undefined)]);
+    assert.deepEqual(events, ['a sent', 'a done', 'b sent', 'b done'], 'once each, in order; never for a request cancelled in the queue');
+    assert.ok(firstSent - t0 >= 150, `the first request waited for the engine to start (${firstSent - t0} ms)`);
+  });
+
   it('relays engine errors with their kind', async () => {
     const { c } = client();
     await rejectsWith(c.request('explain', params('/img/bad.png')), 'bad-input', /not an image/);

@@ -18,6 +18,7 @@ interface Harness {
   requests: string[];
   increments: number[];
   errors: string[];
+  infos: string[];
   send(m: FromWebviewMessage): Promise<void>;
   of<T extends ToWebviewMessage['type']>(type: T): Extract<ToWebviewMessage, { type: T }>[];
 }
@@ -30,6 +31,7 @@ function harness(opts: { image?: string; models?: string[]; settings?: Record<st
   const requests: string[] = [];
   const increments: number[] = [];
   const errors: string[] = [];
+  const infos: string[] = [];
   const request = ((type: 'explain', params: ExplainParams, o?: Parameters<EngineClient['request']>[2]) => {
     requests.push(type);
     if (type === 'explain') explains.push(params);
@@ -37,7 +39,7 @@ function harness(opts: { image?: string; models?: string[]; settings?: Record<st
   }) as EngineClient['request'];
   const core = new PanelCore({
     engine: { request },
-    log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    log: { info: (l) => infos.push(l), warn: () => undefined, error: () => undefined },
     settings: () => readSettings((k) => opts.settings?.[k]),
     post: (m) => posted.push(m),
     withProgress: (task) => task({ report: (v) => { if (v.increment) increments.push(v.increment); } }, () => undefined),
@@ -45,7 +47,7 @@ function harness(opts: { image?: string; models?: string[]; settings?: Record<st
     modelsChanged: () => undefined,
   }, { imagePath: opts.image ?? '/img/cat.png', models: opts.models ?? ['/m/a/model.json'] }, false);
   return {
-    core, posted, explains, requests, increments, errors,
+    core, posted, explains, requests, increments, errors, infos,
     send: (m) => core.onMessage(m),
     of: <T extends ToWebviewMessage['type']>(type: T) => posted.filter((m): m is Extract<ToWebviewMessage, { type: T }> => m.type === type),
   };
@@ -198,6 +200,35 @@ describe('panel core: side by side', () => {
     await h.send({ type: 'ready' });
     assert.deepEqual(h.posted.map((m) => m.type), ['context', 'settings', 'result', 'result']);
     assert.ok(!('key' in h.of('result')[0]), 'internal bookkeeping stays in the host');
+  });
+});
+
+describe('panel core: click-to-overlay timing', () => {
+  it('logs one line per column when the webview reports its overlay, from the click and with the engine\'s timings', async () => {
+    const h = harness({ image: '/img/demo.png' });
+    const clickAt = Date.now() - 400;
+    await h.core.compute('command', { startedAt: clickAt });
+    const { requestId } = h.of('result')[0];
+    const timed = () => h.infos.filter((l) => l.includes('click → overlay'));
+    assert.deepEqual(timed(), [], 'nothing before the overlay is drawn');
+    await h.send({ type: 'rendered', requestId, slot: 0, renderMs: 12.4 });
+    const [line] = timed();
+    const m = /^demo\.png · vanilla: click → overlay (\d+) ms \(engine start (\d+), load 1, inference 1, attribution 1, other \d+, messaging \d+, render 12\)$/.exec(line ?? '');
+    assert.ok(m, line);
+    assert.ok(Number(m[1]) >= 400 && Number(m[2]) >= 400, 'measured from the click, which includes starting the engine');
+    await h.send({ type: 'ready' });
+    await h.send({ type: 'rendered', requestId, slot: 0, renderMs: 3 });
+    assert.equal(timed().length, 1, 'a reloaded webview drawing the result again is not logged');
+  });
+
+  it('times each column of a comparison, counting the second one\'s wait as queued', async () => {
+    const h = harness();
+    await h.core.compute('command');
+    h.core.setCompareMethod('gradcam');
+    await h.core.compute('compare', { reuse: true });
+    const { requestId } = h.of('result').at(-1)!;
+    await h.send({ type: 'rendered', requestId, slot: 1 });
+    assert.match(h.infos.at(-1)!, /^cat\.png · gradcam \(column 2\): click → overlay \d+ ms \(queued \d+, .*render 0\)$/);
   });
 });
 
