@@ -8,7 +8,8 @@ import { registerMissingKernels } from '../../src/engine/kernels/register';
 import { conv2dInputGradFriendly, conv2dTransposeInputGradFriendly, depthwiseConv2dInputGradFriendly } from '../../src/engine/kernels/convolution';
 import { maxPoolInputGradFriendly } from '../../src/engine/kernels/pooling';
 import {
-  batchNormInputGradFriendly, clipInputGradFriendly, leakyReluInputGradFriendly, relu6InputGradFriendly,
+  batchNormInputGradFriendly, clipInputGradFriendly, leakyReluInputGradFriendly, openIntervalMask, relu6InputGradFriendly,
+  reluInputGradFriendly,
 } from '../../src/engine/kernels/activations';
 import { convGeometry, type ConvPad } from '../../src/engine/kernels/conv_plan';
 import { setJsKernelsEnabled } from '../../src/engine/kernels/js_kernel';
@@ -185,12 +186,17 @@ describe('input-gradient kernels', () => {
     x.dispose();
   });
 
-  const poolCases: Array<{ x: number[]; k: Pair; s: Pair; pad: 'same' | 'valid' }> = [
+  type PoolPad = 'same' | 'valid' | [number, number, number, number];
+  const stockPad = (p: PoolPad) => (typeof p === 'string' ? p : [[0, 0], [p[0], p[1]], [p[2], p[3]], [0, 0]] as [Pair, Pair, Pair, Pair]);
+  const poolCases: Array<{ x: number[]; k: Pair; s: Pair; pad: PoolPad }> = [
     { x: [2, 8, 8, 3], k: [2, 2], s: [2, 2], pad: 'same' },
     { x: [1, 9, 7, 3], k: [2, 2], s: [2, 2], pad: 'same' },
     { x: [1, 9, 9, 2], k: [3, 3], s: [2, 2], pad: 'same' },
     { x: [1, 9, 8, 2], k: [3, 3], s: [1, 1], pad: 'valid' },
     { x: [1, 7, 7, 2], k: [3, 2], s: [2, 1], pad: 'same' },
+    // Explicit padding (ONNX, ceil mode) goes to the pooling kernel: windows clipped at every border.
+    { x: [1, 8, 8, 3], k: [3, 3], s: [2, 2], pad: [1, 1, 1, 1] },
+    { x: [1, 7, 9, 2], k: [3, 2], s: [2, 2], pad: [0, 2, 1, 1] },
   ];
 
   it('maxPool: input gradient equals the stock one, ties included', async () => {
@@ -199,7 +205,7 @@ describe('input-gradient kernels', () => {
         const run = (fast: boolean) => () => {
           // Quantised ReLU outputs make whole windows of equal values: the first maximum must win.
           const x = tf.relu(tensor(c.x, 80 + i, levels)) as tf.Tensor4D;
-          const pool = (v: tf.Tensor) => (fast ? maxPoolInputGradFriendly(v as tf.Tensor4D, c.k, c.s, c.pad) : tf.maxPool(v as tf.Tensor4D, c.k, c.s, c.pad));
+          const pool = (v: tf.Tensor) => (fast ? maxPoolInputGradFriendly(v as tf.Tensor4D, c.k, c.s, c.pad) : tf.maxPool(v as tf.Tensor4D, c.k, c.s, stockPad(c.pad)));
           const y = pool(x);
           return tf.concat([tf.reshape(y, [-1]), tf.reshape(tf.grad((v) => tf.sum(tf.mul(pool(v), tensor(y.shape, 90 + i))))(x), [-1])]);
         };
@@ -223,16 +229,50 @@ describe('input-gradient kernels', () => {
       });
       const scatterDotS = await on('cpu', () => {
         const xt = tf.relu(tf.tensor(x, c.x) as tf.Tensor) as tf.Tensor4D;
-        const y = tf.maxPool(xt, c.k, c.s, c.pad);
+        const y = tf.maxPool(xt, c.k, c.s, stockPad(c.pad));
         const v = tf.tensor(Array.from(lcgValues(sizeOf(y.shape), 120 + i)), y.shape);
-        const scatter = tf.grad((xx) => tf.sum(tf.mul(tf.maxPool(xx as tf.Tensor4D, c.k, c.s, c.pad), v)))(xt);
+        const scatter = tf.grad((xx) => tf.sum(tf.mul(tf.maxPool(xx as tf.Tensor4D, c.k, c.s, stockPad(c.pad)), v)))(xt);
         return tf.stack([tf.sum(tf.mul(scatter, tensor(c.x, 110 + i))), tf.sum(tf.mul(v, tf.tensor(gather, y.shape)))]);
       });
       assert.ok(Math.abs(scatterDotS[0] - scatterDotS[1]) <= 1e-4 * Math.max(1, Math.abs(scatterDotS[0])), `adjoint ${i}`);
     }
   });
 
+  it('maxPool: windows of -Infinity and NaN follow the stock gradient rule (NaN never wins, no maximum: no gradient)', async () => {
+    const xs = lcgValues(2 * 6 * 6 * 2, 130);
+    // A window of -Infinity only, NaN first in a window, NaN inside one, and NaN among -Infinity.
+    for (const [i, v] of [[0, -Infinity], [1, -Infinity], [12, -Infinity], [13, -Infinity], [4, NaN], [30, NaN], [74, NaN], [96, NaN], [97, -Infinity], [108, -Infinity], [109, -Infinity]] as const) xs[i] = v;
+    const run = (fast: boolean) => () => {
+      const x = tf.tensor4d(xs, [2, 6, 6, 2]);
+      const pool = (p: tf.Tensor) => (fast ? maxPoolInputGradFriendly(p as tf.Tensor4D, [2, 2], [2, 2], 'valid') : tf.maxPool(p as tf.Tensor4D, 2, 2, 'valid'));
+      return tf.grad((p) => tf.sum(tf.mul(pool(p), tensor([2, 3, 3, 2], 131))))(x);
+    };
+    const want = await on('cpu', run(false));
+    assertClose(await on('wasm', run(true)), want, 'non-finite windows');
+  });
+
+  it('openIntervalMask is exactly [lower < x < upper] at the bounds, their float32 neighbours, denormals and infinities', async () => {
+    const f32 = (v: number) => Math.fround(v);
+    // The float32 values up to two steps below and above b (bit steps of |b|, mirrored for negatives).
+    const step = (v: number, up: boolean): number => {
+      if (v === 0) return up ? 1e-45 : -1e-45;
+      const a = new Float32Array([Math.abs(v)]);
+      new Int32Array(a.buffer)[0] += (v > 0) === up ? 1 : -1;
+      return Math.sign(v) * a[0];
+    };
+    const around = (b: number) => [step(step(b, false), false), step(b, false), b, step(b, true), step(step(b, true), true)];
+    const special = [0, -0, 1e-45, -1e-45, 1.2e-38, 3.4e38, -3.4e38, Infinity, -Infinity, 0.5, 5.999, 6, 7, -1];
+    for (const [lo, hi] of [[0, 6], [0, Infinity], [-Infinity, 2.5], [0.25, 0.75], [-1, 1.5], [0, 1], [1e-45, 2], [-3.4e38, 3.4e38]]) {
+      const xs = [...special, ...[lo, hi].filter(Number.isFinite).flatMap(around)].map(f32);
+      const got = await on('wasm', () => openIntervalMask(tf.tensor1d(xs), lo, hi));
+      // An infinite bound is no bound: ReLU's region includes x = +Infinity.
+      const want = xs.map((x) => ((lo === -Infinity || x > f32(lo)) && (hi === Infinity || x < f32(hi)) ? 1 : 0));
+      assert.deepEqual(Array.from(got), want, `(${lo}, ${hi})`);
+    }
+  });
+
   const activationCases: Array<[string, (fast: boolean, x: tf.Tensor) => tf.Tensor]> = [
+    ['relu', (f, x) => (f ? reluInputGradFriendly(x) : tf.relu(x))],
     ['leakyRelu 0.1', (f, x) => (f ? leakyReluInputGradFriendly(x, 0.1) : tf.leakyRelu(x, 0.1))],
     ['leakyRelu 1.5', (f, x) => (f ? leakyReluInputGradFriendly(x, 1.5) : tf.leakyRelu(x, 1.5))],
     ['relu6', (f, x) => (f ? relu6InputGradFriendly(tf.mul(x, 3)) : tf.relu6(tf.mul(x, 3)))],

@@ -5,8 +5,9 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import type { AttrValue, GraphNode, OpType, Padding } from './ir';
 import { conv2dInputGradFriendly, conv2dTransposeInputGradFriendly, depthwiseConv2dInputGradFriendly } from '../kernels/convolution';
 import { maxPoolInputGradFriendly } from '../kernels/pooling';
+import { denseInputGradFriendly } from '../kernels/dense';
 import {
-  batchNormInputGradFriendly, clipInputGradFriendly, leakyReluInputGradFriendly, relu6InputGradFriendly,
+  batchNormInputGradFriendly, clipInputGradFriendly, leakyReluInputGradFriendly, relu6InputGradFriendly, reluInputGradFriendly,
 } from '../kernels/activations';
 
 /** Computes one node's output from its input tensors. */
@@ -64,8 +65,7 @@ function maxPool(x: tf.Tensor4D, node: GraphNode): tf.Tensor {
   const k = pair(node.attrs.kernel, [2, 2]);
   const s = pair(node.attrs.strides, k);
   const p = windowPadding(x, node, k, s);
-  if (p === null) return maxPoolInputGradFriendly(x, k, s, (node.attrs.padding as 'same' | 'valid') ?? 'valid');
-  return maxPoolInputGradFriendly(padSpatial(x, p, -3.4e38), k, s, 'valid');
+  return maxPoolInputGradFriendly(x, k, s, p ?? (node.attrs.padding as 'same' | 'valid') ?? 'valid');
 }
 
 /** TF's 'same' padding made explicit: the total padding per axis, the odd pixel at the bottom/right. */
@@ -105,14 +105,15 @@ function conv2d(x: tf.Tensor4D, node: GraphNode): tf.Tensor {
   const dilations = pair(node.attrs.dilations, [1, 1]);
   const pad = tfPadding(node.attrs.padding);
   const groups = num(node.attrs.groups, 1);
-  if (groups === 1) return withBias(conv2dInputGradFriendly(x, kernel, strides, pad, dilations), node);
+  const bias = node.weights.bias;
+  if (groups === 1) return conv2dInputGradFriendly(x, kernel, strides, pad, dilations, bias);
   const inC = x.shape[3];
   const outC = kernel.shape[3];
   if (groups === inC && kernel.shape[2] === 1) {
     // A grouped conv with one input channel per group is a depthwise conv with multiplier outC/inC.
     const mult = outC / inC;
     const dwKernel = tf.reshape(kernel, [kernel.shape[0], kernel.shape[1], inC, mult]) as tf.Tensor4D;
-    return withBias(depthwiseConv2dInputGradFriendly(x, dwKernel, strides, pad, dilations), node);
+    return depthwiseConv2dInputGradFriendly(x, dwKernel, strides, pad, dilations, bias);
   }
   const xs = tf.split(x, groups, 3);
   const ks = tf.split(kernel, groups, 3);
@@ -122,9 +123,9 @@ function conv2d(x: tf.Tensor4D, node: GraphNode): tf.Tensor {
 
 function dense(x: tf.Tensor, node: GraphNode): tf.Tensor {
   const kernel = node.weights.kernel as tf.Tensor2D;
-  if (x.rank === 2) return withBias(tf.matMul(x as tf.Tensor2D, kernel), node);
+  if (x.rank === 2) return withBias(denseInputGradFriendly(x as tf.Tensor2D, kernel), node);
   const lead = x.shape.slice(0, -1);
-  const y = tf.matMul(tf.reshape(x, [-1, x.shape[x.rank - 1]]) as tf.Tensor2D, kernel);
+  const y = denseInputGradFriendly(tf.reshape(x, [-1, x.shape[x.rank - 1]]) as tf.Tensor2D, kernel);
   return withBias(tf.reshape(y, [...lead, kernel.shape[1]]), node);
 }
 
@@ -238,11 +239,8 @@ const binary = (f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor): OpImpl => ([a, b]
 export const OP_IMPLS: Record<OpType, OpImpl> = {
   conv2d: ([x], n) => conv2d(x as tf.Tensor4D, n),
   depthwiseConv2d: ([x], n) =>
-    withBias(
-      depthwiseConv2dInputGradFriendly(x as tf.Tensor4D, n.weights.kernel as tf.Tensor4D, pair(n.attrs.strides, [1, 1]),
-        tfPadding(n.attrs.padding), pair(n.attrs.dilations, [1, 1])),
-      n,
-    ),
+    depthwiseConv2dInputGradFriendly(x as tf.Tensor4D, n.weights.kernel as tf.Tensor4D, pair(n.attrs.strides, [1, 1]),
+      tfPadding(n.attrs.padding), pair(n.attrs.dilations, [1, 1]), n.weights.bias),
   conv2dTranspose: ([x], n) => {
     const xs = x as tf.Tensor4D;
     const k = n.weights.kernel as tf.Tensor4D;
@@ -263,7 +261,7 @@ export const OP_IMPLS: Record<OpType, OpImpl> = {
   affine: ([x], n) => affine(x, n),
   batchNorm: ([x], n) => batchNorm(x, n),
   instanceNorm: ([x], n) => instanceNorm(x, n),
-  relu: unary(tf.relu),
+  relu: unary(reluInputGradFriendly),
   relu6: unary(relu6InputGradFriendly),
   clip: ([x], n) => clipInputGradFriendly(x, num(n.attrs.min, -3.4e38), num(n.attrs.max, 3.4e38)),
   leakyRelu: ([x], n) => leakyReluInputGradFriendly(x, num(n.attrs.alpha, 0.2)),

@@ -17,6 +17,12 @@ function withMaskGrad(x: tf.Tensor, forward: (x: tf.Tensor) => tf.Tensor, mask: 
   return f(x);
 }
 
+/** ReLU; slope 1 where x > 0 (tfjs's Relu gradient without its float32-to-float32 Cast, a full copy on wasm). */
+export function reluInputGradFriendly(x: tf.Tensor): tf.Tensor {
+  if (!fastGradientsEnabled()) return tf.relu(x);
+  return withMaskGrad(x, (v) => tf.relu(v), (v) => tf.step(v));
+}
+
 /** LeakyReLU; slope 1 where x > 0 and alpha elsewhere (as tfjs: alpha at x = 0). */
 export function leakyReluInputGradFriendly(x: tf.Tensor, alpha: number): tf.Tensor {
   if (!fastGradientsEnabled()) return tf.leakyRelu(x, alpha);
@@ -24,19 +30,50 @@ export function leakyReluInputGradFriendly(x: tf.Tensor, alpha: number): tf.Tens
   return withMaskGrad(x, (v) => tf.tidy(() => tf.mul(v, tf.step(v, alpha))), (v) => tf.step(v, alpha));
 }
 
+const f32 = new Float32Array(1);
+const bits = new Int32Array(f32.buffer);
+
+/** The smallest float32 above v (v rounded to float32 first, as a tensor scalar would be); infinities stay. */
+function nextUp(v: number): number {
+  f32[0] = v;
+  if (!Number.isFinite(f32[0])) return f32[0];
+  if (f32[0] === 0) bits[0] = 1;
+  else bits[0] += f32[0] > 0 ? 1 : -1;
+  return f32[0];
+}
+
+/**
+ * 1 where lower < x < upper, else 0 (an infinite bound is no bound), from Sub, Mul and Step only: on wasm
+ * those run through XNNPACK in ~0.2 ms at 112×112×96, while Greater/Less/LogicalAnd/Select take 1–5 ms each.
+ */
+export function openIntervalMask(x: tf.Tensor, lower: number, upper: number): tf.Tensor {
+  // A float difference is zero only on equality and keeps the sign of the exact one.
+  const above = lower === -Infinity ? undefined : lower === 0 ? x : tf.sub(x, lower);
+  const below = upper === Infinity ? undefined : tf.sub(upper, x);
+  if (!above || !below) return above || below ? tf.step((above ?? below)!) : tf.onesLike(x);
+  // With upper - lower >= 2 one factor of a positive product is >= 1, so it never underflows to zero; with
+  // upper - lower finite in float32, a factor is never infinite while the other is zero (a NaN), and an
+  // overflow keeps its sign: one Step of the product decides both bounds.
+  const width = Math.fround(Math.fround(upper) - Math.fround(lower));
+  if (width >= 2 && Number.isFinite(width)) return tf.step(tf.mul(above, below));
+  return tf.mul(tf.step(above), tf.step(below));
+}
+
+/** 1 where lower <= x <= upper (float32 bounds): the open interval between their float32 neighbours. */
+function closedIntervalMask(x: tf.Tensor, lower: number, upper: number): tf.Tensor {
+  return openIntervalMask(x, -nextUp(-lower), nextUp(upper));
+}
+
 /** ReLU6; slope 1 where 0 < x <= 6 (tfjs's Relu6 gradient convention). */
 export function relu6InputGradFriendly(x: tf.Tensor): tf.Tensor {
   if (!fastGradientsEnabled()) return tf.relu6(x);
-  // step(x) - step(x - 6) = [x > 0] - [x > 6]; x - 6 keeps the sign of the exact difference.
-  return withMaskGrad(x, (v) => tf.relu6(v), (v) => tf.sub(tf.step(v), tf.step(tf.sub(v, 6))));
+  return withMaskGrad(x, (v) => tf.relu6(v), (v) => openIntervalMask(v, 0, nextUp(6)));
 }
 
 /** clipByValue; slope 1 where min <= x <= max (tfjs's ClipByValue gradient convention). */
 export function clipInputGradFriendly(x: tf.Tensor, min: number, max: number): tf.Tensor {
   if (!fastGradientsEnabled()) return tf.clipByValue(x, min, max);
-  // 1 - [x < min] - [x > max]; a float difference is zero only on equality and keeps the exact sign.
-  return withMaskGrad(x, (v) => tf.clipByValue(v, min, max),
-    (v) => tf.sub(tf.sub(1, tf.step(tf.sub(min, v))), tf.step(tf.sub(v, max))));
+  return withMaskGrad(x, (v) => tf.clipByValue(v, min, max), (v) => closedIntervalMask(v, min, max));
 }
 
 /** Inference batch norm over the last axis (tf.batchNorm up to float rounding); input gradient dy * scale. */

@@ -22,6 +22,7 @@ interface Windows {
 /**
  * Walks every in-bounds tap of every window (padding taps are skipped): col2im adds cols into px,
  * im2col copies px into cols. One loop with hoisted geometry; a per-tap callback would double its cost.
+ * Undilated rows are one contiguous run of taps × channels (a loop of c = 3 per tap costs twice as much).
  */
 function walk(g: Windows, cols: Float32Array, px: Float32Array, toCols: boolean): void {
   const { n, h, w, c, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow } = g;
@@ -34,7 +35,17 @@ function walk(g: Windows, cols: Float32Array, px: Float32Array, toCols: boolean)
         const pxRow = (b * h + ih) * w;
         let colBase = (b * oh + y) * ow * rowLen + i * kw * c;
         for (let x = 0; x < ow; x++, colBase += rowLen) {
-          let iw = x * sw - pl;
+          const iw0 = x * sw - pl;
+          if (dw === 1) {
+            const jLo = Math.max(0, -iw0);
+            const len = (Math.min(kw, w - iw0) - jLo) * c;
+            const p = (pxRow + iw0 + jLo) * c;
+            const col = colBase + jLo * c;
+            if (toCols) for (let k = 0; k < len; k++) cols[col + k] = px[p + k];
+            else for (let k = 0; k < len; k++) px[p + k] += cols[col + k];
+            continue;
+          }
+          let iw = iw0;
           let col = colBase;
           for (let j = 0; j < kw; j++, iw += dw, col += c) {
             if (iw < 0 || iw >= w) continue;

@@ -85,38 +85,50 @@ function plainBackprop(
   return tf.engine().runKernel(tf.DepthwiseConv2dNativeBackpropInput, { dy, filter: kernel }, attrs) as tf.Tensor4D;
 }
 
-/** Wraps a (depthwise) conv so that its gradient is the input gradient only, computed by forward convs. */
+/**
+ * Wraps a (depthwise) conv so that its gradient is the input gradient only, computed by forward convs.
+ * A bias is added by the backend's fused conv (no separate pass over the output); the stock path adds it
+ * separately, because tfjs's fused conv gradient computes the weight gradients too.
+ */
 function inputOnlyGradient(
   x: tf.Tensor4D, kernel: tf.Tensor4D, strides: [number, number], pad: ConvPadding, dilations: [number, number],
-  depthwise: boolean,
+  depthwise: boolean, bias?: tf.Tensor,
 ): tf.Tensor4D {
-  const forward = depthwise ? tf.depthwiseConv2d : tf.conv2d;
-  if (!fastGradientsEnabled()) return forward(x, kernel, strides, pad, 'NHWC', dilations);
+  if (!fastGradientsEnabled()) {
+    const y = (depthwise ? tf.depthwiseConv2d : tf.conv2d)(x, kernel, strides, pad, 'NHWC', dilations);
+    return bias ? tf.add(y, bias) : y;
+  }
+  const forward = (xs: tf.Tensor4D, k: tf.Tensor4D): tf.Tensor4D => {
+    if (!bias) return (depthwise ? tf.depthwiseConv2d : tf.conv2d)(xs, k, strides, pad, 'NHWC', dilations);
+    // Explicit padding works at run time (computeConv2DInfo), though the fused ops' types leave it out.
+    const args = { x: xs, filter: k, strides, pad: pad as 'same', dataFormat: 'NHWC' as const, dilations, bias };
+    return depthwise ? tf.fused.depthwiseConv2d(args) : tf.fused.conv2d(args);
+  };
   const f = tf.customGrad((xIn, save) => {
     const xs = xIn as tf.Tensor4D;
     // Saved, not closed over: a kernel made inside the differentiated function (a split, a reshape) is
     // disposed when the forward pass ends.
     (save as tf.GradSaveFunc)([kernel]);
     return {
-      value: forward(xs, kernel, strides, pad, 'NHWC', dilations),
+      value: forward(xs, kernel),
       gradFunc: (dy, [k]) => convBackpropInput(dy as tf.Tensor4D, k as tf.Tensor4D, xs.shape, strides, pad, dilations, depthwise),
     };
   });
   return f(x) as tf.Tensor4D;
 }
 
-/** A 2-D convolution (NHWC) differentiable with respect to `x` only. */
+/** A 2-D convolution (NHWC) plus an optional bias [outC], differentiable with respect to `x` only. */
 export function conv2dInputGradFriendly(
-  x: tf.Tensor4D, kernel: tf.Tensor4D, strides: [number, number], pad: ConvPadding, dilations: [number, number],
+  x: tf.Tensor4D, kernel: tf.Tensor4D, strides: [number, number], pad: ConvPadding, dilations: [number, number], bias?: tf.Tensor,
 ): tf.Tensor4D {
-  return inputOnlyGradient(x, kernel, strides, pad, dilations, false);
+  return inputOnlyGradient(x, kernel, strides, pad, dilations, false, bias);
 }
 
-/** A depthwise 2-D convolution (NHWC) differentiable with respect to `x` only. */
+/** A depthwise 2-D convolution (NHWC) plus an optional bias [C·multiplier], differentiable with respect to `x` only. */
 export function depthwiseConv2dInputGradFriendly(
-  x: tf.Tensor4D, kernel: tf.Tensor4D, strides: [number, number], pad: ConvPadding, dilations: [number, number],
+  x: tf.Tensor4D, kernel: tf.Tensor4D, strides: [number, number], pad: ConvPadding, dilations: [number, number], bias?: tf.Tensor,
 ): tf.Tensor4D {
-  return inputOnlyGradient(x, kernel, strides, pad, dilations, true);
+  return inputOnlyGradient(x, kernel, strides, pad, dilations, true, bias);
 }
 
 /** tf.conv2dTranspose(x, kernel [kh,kw,outC,inC], outShape, strides, 'valid') on forward conv kernels both ways. */

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 interface Entry {
-  subs: Map<string, tf.Tensor4D>;
+  subs: Map<string, tf.Tensor>;
 }
 
 const cache = new Map<object, Entry>();
@@ -51,13 +51,13 @@ function sweep(): void {
 }
 
 /** The cached `variant` of `kernel` (made by `make` on a miss); owned by the cache: never dispose it. */
-export function subKernel(kernel: tf.Tensor4D, variant: string, make: () => tf.Tensor4D): tf.Tensor4D {
+export function subKernel<T extends tf.Tensor>(kernel: tf.Tensor, variant: string, make: () => T): T {
   // Variables change value under the same data; never cache them.
   if (!enabled || kernel instanceof tf.Variable) return make();
   const key = `${kernel.shape.join('x')}|${variant}`;
   let entry = cache.get(kernel.dataId);
   const hit = entry?.subs.get(key);
-  if (hit && !hit.isDisposed) return hit;
+  if (hit && !hit.isDisposed) return hit as T;
   sweep();
   if (!entry) {
     entry = { subs: new Map() };

@@ -1,8 +1,8 @@
 /**
  * Max pooling whose input gradient is one JS pass on cpu/wasm (wasm's MaxPoolGrad: 13 ms at
- * 112×112×32, this: ~1 ms). The gradient goes to the FIRST maximum of each window in row-major order,
- * padding never counts, exactly as tfjs's own MaxPoolGrad; scatter and gather are each other's
- * gradient so nested tf.grad works.
+ * 112×112×32). The gradient goes to the FIRST maximum of each window in row-major order, padding
+ * never counts, exactly as tfjs's own MaxPoolGrad; scatter and gather are each other's gradient so
+ * nested tf.grad works. Explicit padding goes to the pooling kernel itself (no padded copy of x).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { convGeometry } from './conv_plan';
@@ -10,6 +10,9 @@ import { defineJsKernel, fastGradientsEnabled, jsKernelsAvailable, runJsKernel }
 
 const SCATTER = 'SaliencyLensMaxPoolScatter';
 const GATHER = 'SaliencyLensMaxPoolGather';
+
+/** Pooling padding: a tfjs keyword or explicit [top, bottom, left, right] (padding never wins). */
+export type PoolPadding = 'same' | 'valid' | [number, number, number, number];
 
 interface PoolAttrs {
   kh: number;
@@ -24,14 +27,34 @@ interface PoolAttrs {
 
 const poolAttrs = (a: tf.NamedAttrMap): PoolAttrs => a as unknown as PoolAttrs;
 
+/** The first strict maximum of one window and channel (NaN never wins); -1 if there is none. */
+function firstMax(x: Float32Array, first: number, rows: number, cols: number, rowStep: number, c: number): number {
+  let best = -Infinity;
+  let at = -1;
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) {
+      const p = first + i * rowStep + j * c;
+      if (x[p] > best) {
+        best = x[p];
+        at = p;
+      }
+    }
+  }
+  return at;
+}
+
 /**
- * For every window and channel finds the FIRST maximum (strict >, NaN and padding never win); scatter
- * mode adds dy there into dx, gather mode reads g from there into the pooled-shaped out.
+ * For every window and channel finds where the forward max `y` came from; scatter mode adds `from`
+ * (dy) there into dx, gather mode reads `from` (g) from there into the pooled-shaped `to`. Knowing y,
+ * the first maximum is the first tap equal to it: the taps are scanned backwards with branch-free
+ * arithmetic (a data-dependent branch mispredicts on real data and costs ~4× as much). Windows whose
+ * y is not a finite tap value (NaN, all -Infinity) take the plain scan, which keeps tfjs's rules.
  */
-function argmaxPass(x: Float32Array, [n, h, w, c]: number[], a: PoolAttrs, from: Float32Array, to: Float32Array, scatter: boolean): void {
+function argmaxPass(
+  x: Float32Array, y: Float32Array, [n, h, w, c]: number[], a: PoolAttrs, from: Float32Array, to: Float32Array, scatter: boolean,
+): void {
   const { kh, kw, sh, sw, pt, pl, outH, outW } = a;
-  // Offsets of the window's in-bounds pixels, in row-major order, relative to its first one.
-  const taps = new Int32Array(kh * kw);
+  const at = new Int32Array(c);
   for (let b = 0; b < n; b++) {
     for (let oh = 0; oh < outH; oh++) {
       const h0 = oh * sh - pt;
@@ -41,115 +64,94 @@ function argmaxPass(x: Float32Array, [n, h, w, c]: number[], a: PoolAttrs, from:
         const w0 = ow * sw - pl;
         const wLo = Math.max(0, w0);
         const wHi = Math.min(w, w0 + kw);
-        const first = ((b * h + hLo) * w + wLo) * c;
         const yBase = ((b * outH + oh) * outW + ow) * c;
-        if (hHi - hLo === 2 && wHi - wLo === 2) {
-          pick2x2(x, first, first + c, first + w * c, first + (w + 1) * c, yBase, c, from, to, scatter);
-          continue;
-        }
-        let nt = 0;
-        for (let ih = hLo; ih < hHi; ih++) for (let iw = wLo; iw < wHi; iw++) taps[nt++] = first + ((ih - hLo) * w + (iw - wLo)) * c;
-        for (let ch = 0; ch < c; ch++) {
-          let best = -Infinity;
-          let at = -1;
-          // Branch-free select: on real data the comparison is a coin flip the CPU cannot predict.
-          for (let t = 0; t < nt; t++) {
-            const i = taps[t] + ch;
-            const v = x[i];
-            const gt = v > best;
-            best = gt ? v : best;
-            at = gt ? i : at;
+        at.fill(-1);
+        for (let ih = hHi - 1; ih >= hLo; ih--) {
+          for (let iw = wHi - 1; iw >= wLo; iw--) {
+            const p = ((b * h + ih) * w + iw) * c;
+            for (let ch = 0; ch < c; ch++) {
+              const hit = +(x[p + ch] === y[yBase + ch]);
+              at[ch] += hit * (p + ch - at[ch]);
+            }
           }
-          if (at < 0) continue;
-          if (scatter) to[at] += from[yBase + ch];
-          else to[yBase + ch] = from[at];
+        }
+        for (let ch = 0; ch < c; ch++) {
+          let i = at[ch];
+          if (i < 0 || !(y[yBase + ch] > -Infinity)) {
+            i = firstMax(x, ((b * h + hLo) * w + wLo) * c + ch, hHi - hLo, wHi - wLo, w * c, c);
+            if (i < 0) continue;
+          }
+          if (scatter) to[i] += from[yBase + ch];
+          else to[yBase + ch] = from[i];
         }
       }
     }
   }
 }
 
-/** The 2×2 window (the common pool) unrolled; p0..p3 are its pixels in row-major order. */
-function pick2x2(
-  x: Float32Array, p0: number, p1: number, p2: number, p3: number, yBase: number, c: number,
-  from: Float32Array, to: Float32Array, scatter: boolean,
-): void {
-  for (let ch = 0; ch < c; ch++) {
-    // Start below every value so that NaN never wins, as in the generic scan.
-    let best = -Infinity;
-    let at = -1;
-    const v0 = x[p0 + ch];
-    let gt = v0 > best;
-    best = gt ? v0 : best;
-    at = gt ? p0 + ch : at;
-    const v1 = x[p1 + ch];
-    gt = v1 > best;
-    best = gt ? v1 : best;
-    at = gt ? p1 + ch : at;
-    const v2 = x[p2 + ch];
-    gt = v2 > best;
-    best = gt ? v2 : best;
-    at = gt ? p2 + ch : at;
-    const v3 = x[p3 + ch];
-    gt = v3 > best;
-    at = gt ? p3 + ch : at;
-    if (at < 0) continue;
-    if (scatter) to[at] += from[yBase + ch];
-    else to[yBase + ch] = from[at];
-  }
-}
-
 defineJsKernel({
   name: SCATTER,
-  inputNames: ['x', 'dy'],
+  inputNames: ['x', 'y', 'dy'],
   outShapes: ([xShape]) => [xShape],
-  body: ([x, dy], [xShape], [dx], attrs) => argmaxPass(x, xShape, poolAttrs(attrs), dy, dx, true),
+  body: ([x, y, dy], [xShape], [dx], attrs) => argmaxPass(x, y, xShape, poolAttrs(attrs), dy, dx, true),
 });
 
 defineJsKernel({
   name: GATHER,
-  inputNames: ['x', 'g'],
+  inputNames: ['x', 'y', 'g'],
   outShapes: ([[n, , , c]], attrs) => [[n, attrs.outH as number, attrs.outW as number, c]],
-  body: ([x, g], [xShape], [out], attrs) => argmaxPass(x, xShape, poolAttrs(attrs), g, out, false),
+  body: ([x, y, g], [xShape], [out], attrs) => argmaxPass(x, y, xShape, poolAttrs(attrs), g, out, false),
 });
 
-// The argmax is piecewise constant in x, so x gets a zero gradient; dy and g are linear.
+// The argmax is piecewise constant in x and y, so they get a zero gradient; dy and g are linear.
 tf.registerGradient({
   kernelName: SCATTER,
-  inputsToSave: ['x'],
-  gradFunc: (ddx, [x], attrs) => ({
+  inputsToSave: ['x', 'y'],
+  gradFunc: (ddx, [x, y], attrs) => ({
     x: () => tf.zerosLike(x),
-    dy: () => runJsKernel(GATHER, [x, ddx as tf.Tensor], attrs),
+    y: () => tf.zerosLike(y),
+    dy: () => runJsKernel(GATHER, [x, y, ddx as tf.Tensor], attrs),
   }),
 });
 tf.registerGradient({
   kernelName: GATHER,
-  inputsToSave: ['x'],
-  gradFunc: (dOut, [x], attrs) => ({
+  inputsToSave: ['x', 'y'],
+  gradFunc: (dOut, [x, y], attrs) => ({
     x: () => tf.zerosLike(x),
-    g: () => runJsKernel(SCATTER, [x, dOut as tf.Tensor], attrs),
+    y: () => tf.zerosLike(y),
+    g: () => runJsKernel(SCATTER, [x, y, dOut as tf.Tensor], attrs),
   }),
 });
 
+type ExplicitPad = [[number, number], [number, number], [number, number], [number, number]];
+
 /** Resolves a pooling padding into the kernels' attributes (tfjs's 'same' rule, as for convs). */
-function attrsFor(x: tf.Tensor4D, k: [number, number], s: [number, number], pad: 'same' | 'valid'): PoolAttrs {
+function attrsFor(x: tf.Tensor4D, k: [number, number], s: [number, number], pad: 'same' | 'valid' | ExplicitPad): PoolAttrs {
   const geo = convGeometry(x.shape[1], x.shape[2], k[0], k[1], s, [1, 1], pad);
   return { kh: k[0], kw: k[1], sh: s[0], sw: s[1], pt: geo.pad[0], pl: geo.pad[2], outH: geo.outH, outW: geo.outW };
 }
 
 /** 2-D max pooling (NHWC) with a fast, exact input gradient. */
 export function maxPoolInputGradFriendly(
-  x: tf.Tensor4D, filterSize: [number, number], strides: [number, number], pad: 'same' | 'valid',
+  x: tf.Tensor4D, filterSize: [number, number], strides: [number, number], pad: PoolPadding,
 ): tf.Tensor4D {
-  if (!jsKernelsAvailable() || !fastGradientsEnabled()) return tf.maxPool(x, filterSize, strides, pad);
+  if (!jsKernelsAvailable() || !fastGradientsEnabled()) {
+    if (typeof pad === 'string') return tf.maxPool(x, filterSize, strides, pad);
+    // The stock gradients need the padding written out; the fill stands in for -Infinity.
+    const [t, b, l, r] = pad;
+    return tf.tidy(() => tf.maxPool(tf.pad(x, [[0, 0], [t, b], [l, r], [0, 0]], -3.4e38) as tf.Tensor4D, filterSize, strides, 'valid'));
+  }
+  const tfPad: 'same' | 'valid' | ExplicitPad = typeof pad === 'string' ? pad : [[0, 0], [pad[0], pad[1]], [pad[2], pad[3]], [0, 0]];
   const f = tf.customGrad((xIn, save) => {
     const xs = xIn as tf.Tensor4D;
-    (save as tf.GradSaveFunc)([xs]);
+    const y = tf.maxPool(xs, filterSize, strides, tfPad);
+    // The output is saved too: the backward pass looks for where each maximum came from.
+    (save as tf.GradSaveFunc)([xs, y]);
     return {
-      value: tf.maxPool(xs, filterSize, strides, pad),
-      gradFunc: (dy, saved) => {
-        const attrs = attrsFor(saved[0] as tf.Tensor4D, filterSize, strides, pad);
-        return runJsKernel(SCATTER, [saved[0], dy as tf.Tensor], attrs as unknown as tf.NamedAttrMap);
+      value: y,
+      gradFunc: (dy, [xSaved, ySaved]) => {
+        const attrs = attrsFor(xSaved as tf.Tensor4D, filterSize, strides, tfPad);
+        return runJsKernel(SCATTER, [xSaved, ySaved, dy as tf.Tensor], attrs as unknown as tf.NamedAttrMap);
       },
     };
   });

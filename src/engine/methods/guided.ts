@@ -2,13 +2,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ActivationHook } from '../graph/executor';
 import type { GraphNode } from '../graph/ir';
+import { openIntervalMask } from '../kernels/activations';
 
-/** Where the forward input lets gradient through: the activation's "active" region, treated as a ReLU. */
-function activeRegion(node: GraphNode, x: tf.Tensor): tf.Tensor {
+/** The open interval (lower, upper) of forward inputs where the activation is "active", treated as a ReLU. */
+function activeInterval(node: GraphNode): [number, number] {
   const lower = node.op === 'clip' && typeof node.attrs.min === 'number' ? Math.max(0, node.attrs.min) : 0;
   const upper = node.op === 'relu6' ? 6 : node.op === 'clip' && typeof node.attrs.max === 'number' ? node.attrs.max : Infinity;
-  const above = tf.greater(x, lower);
-  return Number.isFinite(upper) ? tf.logicalAnd(above, tf.less(x, upper)) : above;
+  return [lower, upper];
 }
 
 /**
@@ -18,14 +18,13 @@ function activeRegion(node: GraphNode, x: tf.Tensor): tf.Tensor {
  * Unlike FlashTorch, the mask uses the activation's input, not its output, and no hooks outlive a run.
  */
 export const guidedBackpropHook: ActivationHook = (node, x, forward) => {
+  const [lower, upper] = activeInterval(node);
   const guided = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
     save([input]);
     return {
       value: forward(input),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const pass = tf.logicalAnd(activeRegion(node, saved[0]), tf.greater(dy, 0));
-        return tf.where(pass, dy, tf.zerosLike(dy));
-      },
+      // relu(dy · mask) is dy where dy > 0 inside the active region, else 0, in XNNPACK ops (no Greater/Select).
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => tf.relu(tf.mul(dy, openIntervalMask(saved[0], lower, upper)))),
     };
   }) as Parameters<typeof tf.customGrad>[0]);
   return guided(x);
