@@ -12,10 +12,12 @@ import { decodeImage, type RgbImage } from './image/decode';
 import { fitImage } from './image/fit';
 import { preprocessImage } from './image/preprocess';
 import { resolveTarget } from './labels';
-import { runMethod, type MethodContext } from './methods';
+import { activationLayer, runMethod, runsWithLogits, runWithLogits, type MethodContext, type MethodOutput } from './methods';
+import { logitsAndLayerFeeds } from './methods/cam';
 import { faithfulness } from './methods/faithfulness';
 import { DEFAULT_PREPROCESS, DEFAULT_RESIZE, LoadedModel } from './model';
 import { toRgbaImage } from './featureVis/images';
+import { ForwardCache, type ForwardCacheLimits } from './forwardCache';
 
 /** Per-request hooks: progress reports and cancellation. */
 export interface RequestControl {
@@ -30,6 +32,8 @@ export interface PreparedInput {
   values: Float32Array;
   preprocess: PreprocessName;
   preprocessSource: 'option' | 'settings-file' | 'default';
+  /** Everything that determines `values` (image path and mtime, geometry, resize, preprocessing). */
+  key: string;
 }
 
 const MAX_CACHED_MODELS = 3;
@@ -50,16 +54,38 @@ export function topPredictions(model: LoadedModel, logits: tf.Tensor2D, k: numbe
   return order.map((index) => ({ index, label: model.labels[index], probability: probs[index] }));
 }
 
+/** Top-k predictions from the logits of one image. */
+export function predictionsFromLogits(model: LoadedModel, logits: Float32Array, k: number): Prediction[] {
+  const t = tf.tensor2d(logits, [1, logits.length]);
+  try {
+    return topPredictions(model, t, k);
+  } finally {
+    t.dispose();
+  }
+}
+
+/** Options of an Engine. */
+export interface EngineOptions {
+  /** Bounds of the cache of logits and CAM-layer activations per model and input. */
+  forwardCache?: ForwardCacheLimits;
+}
+
 /** Loads models (cached by path and modification time) and runs requests on them. */
 export class Engine {
   private readonly models = new Map<string, LoadedModel>();
   private readonly inputs = new Map<string, PreparedInput>();
+  private readonly forward: ForwardCache;
+  // Forward results are keyed by model instance: a reloaded model is a new instance.
+  private readonly modelIds = new WeakMap<LoadedModel, number>();
+  private nextModelId = 1;
 
-  private constructor(readonly backend: BackendName) {}
+  private constructor(readonly backend: BackendName, options: EngineOptions) {
+    this.forward = new ForwardCache(options.forwardCache);
+  }
 
   /** Starts TF.js on the preferred backend. */
-  static async create(backend?: BackendName | 'auto'): Promise<Engine> {
-    return new Engine(await initBackend(backend));
+  static async create(backend?: BackendName | 'auto', options: EngineOptions = {}): Promise<Engine> {
+    return new Engine(await initBackend(backend), options);
   }
 
   /** A loaded model and how long loading took (0 when it came from the cache). */
@@ -79,14 +105,14 @@ export class Engine {
       return { model: cached, loadMs: 0 };
     }
     if (cached) {
-      cached.dispose();
+      this.disposeModel(cached);
       this.models.delete(key);
     }
     const model = await LoadedModel.load(path, labelsPath);
     this.models.set(key, model);
     while (this.models.size > MAX_CACHED_MODELS) {
       const [oldest, m] = this.models.entries().next().value as [string, LoadedModel];
-      m.dispose();
+      this.disposeModel(m);
       this.models.delete(oldest);
     }
     return { model, loadMs: model.loadMs };
@@ -114,7 +140,7 @@ export class Engine {
     const decoded = await decodeImage(imagePath);
     const fitted = await fitImage(decoded, model.height, model.width, resize);
     const values = preprocessImage(fitted, preprocess, model.channels);
-    const prepared: PreparedInput = { fitted, values, preprocess, preprocessSource };
+    const prepared: PreparedInput = { fitted, values, preprocess, preprocessSource, key };
     this.inputs.set(key, prepared);
     while (this.inputs.size > MAX_CACHED_INPUTS) this.inputs.delete(this.inputs.keys().next().value as string);
     return prepared;
@@ -126,9 +152,13 @@ export class Engine {
     await checkpoint(control);
     const input = await this.prepareInput(model, params.imagePath, params);
     const start = performance.now();
-    const logits = tf.tidy(() => model.logits(tf.tensor4d(input.values, [1, model.height, model.width, model.channels]), { release: true }));
-    const predictions = topPredictions(model, logits, params.topK ?? 5);
-    logits.dispose();
+    const id = this.modelId(model);
+    let logits = this.forward.logits(id, input.key);
+    if (!logits) {
+      logits = tf.tidy(() => Float32Array.from(model.logits(tf.tensor4d(input.values, [1, model.height, model.width, model.channels]), { release: true }).dataSync()));
+      this.forward.putLogits(id, input.key, logits);
+    }
+    const predictions = predictionsFromLogits(model, logits, params.topK ?? 5);
     return {
       backend: this.backend, model: model.info(input.preprocess, input.preprocessSource), predictions,
       timingMs: { load: loadMs, inference: performance.now() - start },
@@ -143,32 +173,60 @@ export class Engine {
     control?.onProgress?.(0.1, 'reading image');
     const input = await this.prepareInput(model, params.imagePath, params);
     await checkpoint(control);
+    const requested = params.target === undefined || params.target === '' ? undefined : resolveTarget(model.labels, params.target);
+    const options = params.options ?? {};
+    const layer = activationLayer(params.method, model, options);
+    const id = this.modelId(model);
+    const activations = this.forward.activations(id, input.key);
+    let predictions: Prediction[] = [];
+    let targetIndex = -1;
+    const choose = (logits: Float32Array): number => {
+      predictions = predictionsFromLogits(model, logits, Math.max(params.topK ?? 5, 1));
+      targetIndex = requested ?? predictions[0].index;
+      return targetIndex;
+    };
+    const ctx: MethodContext = {
+      options,
+      pixelToInput: (level) => preprocessImage({ width: 1, height: 1, data: new Uint8Array([level, level, level]) }, input.preprocess, model.channels),
+      onProgress: (f, m) => control?.onProgress?.(0.3 + (options.metrics ? 0.4 : 0.7) * f, m),
+      checkpoint: () => checkpoint(control),
+      activations,
+    };
     const x = tf.tensor4d(input.values, [1, model.height, model.width, model.channels]);
     try {
       control?.onProgress?.(0.2, 'predicting');
       const t0 = performance.now();
-      const logits = tf.tidy(() => model.logits(x, { release: true }));
-      const predictions = topPredictions(model, logits, Math.max(params.topK ?? 5, 1));
-      logits.dispose();
+      // The logits come from the cache, from the method's own forward pass (one-pass gradient methods), from
+      // the pass that also computes the CAM layer's activations, or from a plain forward pass.
+      let logits = this.forward.logits(id, input.key);
+      const cached = logits !== undefined;
+      if (!logits && layer && !activations.has(layer)) {
+        const r = logitsAndLayerFeeds(model, x, layer);
+        activations.put(layer, r.feeds);
+        for (const t of r.feeds.values()) t.dispose();
+        logits = r.logits;
+      } else if (!logits && !runsWithLogits(params.method)) {
+        logits = tf.tidy(() => Float32Array.from(model.logits(x, { release: true }).dataSync()));
+      }
+      if (logits) choose(logits);
       const inferenceMs = performance.now() - t0;
-      const targetIndex = params.target === undefined || params.target === ''
-        ? predictions[0].index
-        : resolveTarget(model.labels, params.target);
       await checkpoint(control);
       control?.onProgress?.(0.3, `computing ${params.method}`);
       const t1 = performance.now();
-      const options = params.options ?? {};
-      const ctx: MethodContext = {
-        options,
-        pixelToInput: (level) => preprocessImage({ width: 1, height: 1, data: new Uint8Array([level, level, level]) }, input.preprocess, model.channels),
-        onProgress: (f, m) => control?.onProgress?.(0.3 + (options.metrics ? 0.4 : 0.7) * f, m),
-        checkpoint: () => checkpoint(control),
-      };
-      const out = await runMethod(params.method, model, x, [targetIndex], ctx);
+      let out: MethodOutput;
+      if (logits) {
+        out = await runMethod(params.method, model, x, [targetIndex], ctx);
+      } else {
+        const r = runWithLogits(params.method, model, x, choose)!;
+        out = r.output;
+        logits = r.logits;
+      }
       try {
+        if (!cached) this.forward.putLogits(id, input.key, logits);
         const attributionMs = performance.now() - t1;
         let metrics = options.metrics
-          ? await faithfulness(model, x, targetIndex, params.method, out.attribution, { ...ctx, onProgress: (f, m) => control?.onProgress?.(0.7 + 0.3 * f, m) })
+          // The check re-runs the method with randomised weights: the cached activations are not theirs.
+          ? await faithfulness(model, x, targetIndex, params.method, out.attribution, { ...ctx, activations: undefined, onProgress: (f, m) => control?.onProgress?.(0.7 + 0.3 * f, m) })
           : undefined;
         if (out.completeness) metrics = { ...metrics, completeness: out.completeness };
         const [, h, w, c] = out.attribution.shape;
@@ -202,10 +260,28 @@ export class Engine {
     return model.labels;
   }
 
-  /** Frees every cached model. */
+  /** Frees every cached model and forward result. */
   dispose(): void {
     for (const m of this.models.values()) m.dispose();
     this.models.clear();
+    this.forward.dispose();
+  }
+
+  /** Number of cached forward results and their bytes (logits and CAM-layer activations). */
+  forwardCacheStats(): { entries: number; bytes: number } {
+    return this.forward.stats();
+  }
+
+  private modelId(model: LoadedModel): number {
+    let id = this.modelIds.get(model);
+    if (id === undefined) this.modelIds.set(model, (id = this.nextModelId++));
+    return id;
+  }
+
+  private disposeModel(model: LoadedModel): void {
+    const id = this.modelIds.get(model);
+    if (id !== undefined) this.forward.dropModel(id);
+    model.dispose();
   }
 }
 

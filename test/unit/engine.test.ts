@@ -53,14 +53,43 @@ test('a requested target is honoured and reported; the default is top-1', async 
   assert.equal(chosen.attribution.data.byteLength, 32 * 32 * 3 * 4);
 });
 
-test('no tensor growth over 50 explain requests', async () => {
+test('no tensor growth over 50 explain requests served from the forward cache', async () => {
   const { path } = await image('m.png', 40, 40);
   const modelPath = join(FIXTURE, 'model.json');
-  const methods = ['vanilla', 'guided', 'gradient-x-input', 'gradcam'] as const;
-  await engine.explain({ imagePath: path, modelPath, method: 'vanilla' });
+  const methods = ['vanilla', 'guided', 'gradient-x-input', 'gradcam', 'scorecam'] as const;
+  // The first round fills the cache (logits, the CAM layer's activations); later rounds only hit it.
+  for (const method of methods) await engine.explain({ imagePath: path, modelPath, method });
   const before = tf.memory().numTensors;
-  for (let i = 0; i < 50; i++) await engine.explain({ imagePath: path, modelPath, method: methods[i % methods.length] });
+  const cached = engine.forwardCacheStats();
+  for (let i = 0; i < 50; i++) {
+    await engine.explain({ imagePath: path, modelPath, method: methods[i % methods.length], target: i % 10, options: { batch: 4 } });
+  }
   assert.equal(tf.memory().numTensors, before);
+  assert.deepEqual(engine.forwardCacheStats(), cached);
+});
+
+test('no tensor growth while the forward cache evicts, and nothing left after dispose', async () => {
+  const live = () => tf.memory().numTensors - kernelCacheSize();
+  const baseline = live();
+  // Three entries: every new image evicts an older one's logits or activations.
+  const small = await Engine.create((process.env.SALIENCY_LENS_BACKEND as 'cpu' | undefined) ?? 'cpu', { forwardCache: { maxEntries: 3, maxBytes: 2 ** 30 } });
+  const modelPath = join(FIXTURE, 'model.json');
+  const paths: string[] = [];
+  for (let i = 0; i < 5; i++) paths.push((await image(`e${i}.png`, 36 + i, 30)).path);
+  const round = async () => {
+    for (const imagePath of paths) {
+      for (const method of ['gradcam', 'vanilla', 'layercam'] as const) await small.explain({ imagePath, modelPath, method });
+    }
+  };
+  await round();
+  const full = live();
+  assert.ok(full > baseline, 'the model and cached activations are held');
+  assert.equal(small.forwardCacheStats().entries, 3);
+  for (let i = 0; i < 3; i++) await round();
+  assert.equal(live(), full);
+  small.dispose();
+  assert.equal(live(), baseline);
+  assert.deepEqual(small.forwardCacheStats(), { entries: 0, bytes: 0 });
 });
 
 test('models are cached by path and reloaded when the file changes', async () => {

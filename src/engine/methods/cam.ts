@@ -2,7 +2,8 @@
  * Class activation maps on any layer: Grad-CAM (Selvaraju et al. 2017), Grad-CAM++ (Chattopadhay et al. 2018),
  * HiResCAM (Draelos & Carin 2020), LayerCAM (Jiang et al. 2021), Score-CAM (Wang et al. 2020), and Guided
  * Grad-CAM. Gradients with respect to a layer are taken by feeding the layer's activations back into the
- * executor, so skip connections from earlier layers (residual, dense, inverted-residual blocks) stay intact.
+ * executor, together with the outputs of earlier nodes that skip around it (residual, dense, inverted-residual
+ * blocks), so only the graph's tail runs; the fed tensors can be kept between requests (MethodContext.activations).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { BadInputError } from '../../shared/errors';
@@ -29,14 +30,75 @@ function checkLayer(model: LoadedModel, layer: string): void {
   if (!model.ancestorsOfLogits().has(layer)) throw new BadInputError('--layer', `the model's scores do not depend on layer "${layer}"`);
 }
 
-/** Activations A [1,h,w,K] at a layer and the gradient G = ∂score/∂A. */
-export function layerActivationsAndGradient(model: LoadedModel, x: tf.Tensor4D, target: number, layer: string): { A: tf.Tensor4D; G: tf.Tensor4D } {
+/** The CAM layer of a request: the option, else the default; validated. */
+export function camLayer(model: LoadedModel, options: MethodContext['options'] = {}): string {
+  const layer = options.layer ?? defaultCamLayer(model);
+  checkLayer(model, layer);
+  return layer;
+}
+
+const feedsByModel = new WeakMap<LoadedModel, Map<string, string[]>>();
+
+/**
+ * What to feed to run the graph's tail from `layer`: the layer itself, then the outputs of nodes that do not
+ * depend on it but are read by nodes that do (skip connections around it). Fed all of these, a run computes
+ * only the layer's descendants, and the gradient with respect to the layer is the same as from the input.
+ */
+export function camFeeds(model: LoadedModel, layer: string): string[] {
+  let perLayer = feedsByModel.get(model);
+  if (!perLayer) feedsByModel.set(model, (perLayer = new Map()));
+  let names = perLayer.get(layer);
+  if (!names) {
+    const ancestors = model.ancestorsOfLogits();
+    const tail = new Set([layer]);
+    const frontier = new Set<string>();
+    for (const node of model.graph.nodes) {
+      if (tail.has(node.name) || !ancestors.has(node.name) || !node.inputs.some((i) => tail.has(i))) continue;
+      tail.add(node.name);
+    }
+    for (const node of model.graph.nodes) {
+      if (node.name === layer || !tail.has(node.name)) continue;
+      for (const i of node.inputs) {
+        if (!tail.has(i) && i !== model.graph.input.name && model.executor.node(i)?.op !== 'const') frontier.add(i);
+      }
+    }
+    names = [layer, ...frontier];
+    perLayer.set(layer, names);
+  }
+  return names;
+}
+
+/** One forward pass that yields the logits and the tensors `camFeeds` names for `layer` (caller-owned). */
+export function logitsAndLayerFeeds(model: LoadedModel, x: tf.Tensor4D, layer: string): { logits: Float32Array; feeds: Map<string, tf.Tensor> } {
+  const feeds = new Map<string, tf.Tensor>();
+  const logits = tf.tidy(() => {
+    const { output, taps } = model.executor.run(x, { output: model.logitsNode, taps: camFeeds(model, layer), release: true });
+    for (const [name, t] of taps) feeds.set(name, tf.keep(t));
+    return Float32Array.from(output.dataSync());
+  });
+  return { logits, feeds };
+}
+
+/** The `camFeeds` tensors of `layer` for x (caller-owned): from the context's store, else computed and stored. */
+function layerFeeds(model: LoadedModel, x: tf.Tensor4D, layer: string, ctx: MethodContext): Map<string, tf.Tensor> {
+  const cached = ctx.activations?.get(layer);
+  if (cached) return cached;
+  const [, ...others] = camFeeds(model, layer);
+  const feeds = new Map<string, tf.Tensor>();
+  tf.tidy(() => {
+    const { output, taps } = model.executor.run(x, { output: layer, taps: others, release: true });
+    for (const [name, t] of [[layer, output] as const, ...taps]) feeds.set(name, tf.keep(t));
+  });
+  ctx.activations?.put(layer, feeds);
+  return feeds;
+}
+
+/** The gradient G = ∂score/∂A of the target score with respect to the layer's activations A = feeds[layer]. */
+export function layerGradient(model: LoadedModel, x: tf.Tensor4D, target: number, layer: string, feeds: Map<string, tf.Tensor>): tf.Tensor4D {
   return tf.tidy(() => {
-    const A = model.executor.run(x, { output: layer }).output as tf.Tensor4D;
     const selector = tf.oneHot(tf.tensor1d([target], 'int32'), model.numClasses);
-    const score = (a: tf.Tensor4D): tf.Scalar => tf.sum(tf.mul(model.logits(x, { feeds: new Map([[layer, a]]) }), selector));
-    const G = tf.grad(score as (v: tf.Tensor) => tf.Tensor)(A) as tf.Tensor4D;
-    return { A, G };
+    const score = (a: tf.Tensor4D): tf.Scalar => tf.sum(tf.mul(model.logits(x, { feeds: new Map([...feeds, [layer, a]]) }), selector));
+    return tf.grad(score as (v: tf.Tensor) => tf.Tensor)(feeds.get(layer)!) as tf.Tensor4D;
   });
 }
 
@@ -115,15 +177,20 @@ export interface CamOutput {
 /** Runs a CAM method (raw map [1,h,w,1]). */
 export async function classActivationMap(method: MethodName, model: LoadedModel, x: tf.Tensor4D, targets: number[], ctx: MethodContext): Promise<CamOutput> {
   if (x.shape[0] !== 1) throw new Error('multi-pass methods explain one image at a time');
-  const layer = ctx.options?.layer ?? defaultCamLayer(model);
-  checkLayer(model, layer);
-  const { A, G } = layerActivationsAndGradient(model, x, targets[0], layer);
+  const layer = camLayer(model, ctx.options);
+  const feeds = layerFeeds(model, x, layer, ctx);
   try {
-    const cam = method === 'scorecam' ? await scoreCam(model, x, targets[0], A, ctx) : gradientCam(method, A, G);
-    return { cam, layer };
+    const A = feeds.get(layer) as tf.Tensor4D;
+    // Score-CAM weighs channels by forward passes only: no gradient.
+    if (method === 'scorecam') return { cam: await scoreCam(model, x, targets[0], A, ctx), layer };
+    const G = layerGradient(model, x, targets[0], layer, feeds);
+    try {
+      return { cam: gradientCam(method, A, G), layer };
+    } finally {
+      G.dispose();
+    }
   } finally {
-    A.dispose();
-    G.dispose();
+    for (const t of feeds.values()) t.dispose();
   }
 }
 

@@ -3,8 +3,9 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { BadInputError } from '../../shared/errors';
 import { METHODS, type FaithfulnessMetrics, type MethodName, type MethodOptions } from '../../shared/protocol';
 import type { LoadedModel } from '../model';
-import { classActivationMap, guidedGradCam } from './cam';
-import { gradientTimesInput, guidedGradient, vanillaGradient } from './gradients';
+import { camLayer, classActivationMap, guidedGradCam } from './cam';
+import { gradientTimesInput, guidedGradient, inputGradientAndLogits, vanillaGradient } from './gradients';
+import { guidedBackpropHook } from './guided';
 import { integratedGradients } from './integratedGradients';
 import { occlusion } from './occlusion';
 import { smoothGradient } from './smoothgrad';
@@ -17,6 +18,18 @@ export interface MethodContext {
   onProgress?: (fraction: number, message: string) => void;
   /** Throws CancelledError when the request was cancelled; awaited between passes. */
   checkpoint?: () => Promise<void>;
+  /** Activations at CAM layers kept between requests on the same model and input (the Engine's ForwardCache). */
+  activations?: ActivationStore;
+}
+
+/**
+ * Per layer, the tensors a CAM method feeds to run the graph's tail from that layer (see cam.ts camFeeds).
+ * `get` returns clones the caller disposes; `put` keeps its own clones.
+ */
+export interface ActivationStore {
+  has(layer: string): boolean;
+  get(layer: string): Map<string, tf.Tensor> | undefined;
+  put(layer: string, tensors: Map<string, tf.Tensor>): void;
 }
 
 /** What a method returns: an NHWC attribution ([1,h,w,1] at layer resolution for CAM methods). */
@@ -65,6 +78,32 @@ const IMPLS: Record<MethodName, MethodImpl> = {
 export function parseMethod(value: string, subject = '--method'): MethodName {
   if ((METHODS as readonly string[]).includes(value)) return value as MethodName;
   throw new BadInputError(subject, `unknown method "${value}" (available: ${METHODS.join(', ')})`);
+}
+
+/** The layer whose activations a method reuses (CAM methods), validated; undefined for other methods. */
+export function activationLayer(method: MethodName, model: LoadedModel, options: MethodOptions = {}): string | undefined {
+  return CAM_METHODS.has(method) ? camLayer(model, options) : undefined;
+}
+
+const CAM_METHODS = new Set<MethodName>(['gradcam', 'gradcam-plus-plus', 'hirescam', 'layercam', 'scorecam', 'guided-gradcam']);
+
+const ONE_PASS = new Set<MethodName>(['vanilla', 'guided', 'gradient-x-input']);
+
+/** Whether runWithLogits runs this method. */
+export function runsWithLogits(method: MethodName): boolean {
+  return ONE_PASS.has(method);
+}
+
+/**
+ * For the methods that are one forward and one backward pass (vanilla, guided, gradient × input) the forward
+ * values are the model's logits, so the target can be chosen from them in the same pass. Runs the method on
+ * one image with the target `choose` picks from the logits; undefined for any other method.
+ */
+export function runWithLogits(method: MethodName, model: LoadedModel, x: tf.Tensor4D, choose: (logits: Float32Array) => number):
+  { output: MethodOutput; logits: Float32Array; target: number } | undefined {
+  if (!ONE_PASS.has(method)) return undefined;
+  const r = inputGradientAndLogits(model, x, choose, method === 'guided' ? guidedBackpropHook : undefined, method === 'gradient-x-input');
+  return { output: { attribution: r.gradient, signed: true }, logits: r.logits, target: r.target };
 }
 
 /** Runs a method on an NHWC batch for the given target classes. */
