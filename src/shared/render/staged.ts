@@ -138,12 +138,12 @@ export class StagedRenderer {
     const inverse = usable ? 1 / clipValue : 0;
     const low = signed ? -1 : 0;
     if (map.width === width && map.height === height) {
+      // Without a usable clip value inverse is 0 and every value becomes 0, as in normalizeMap. Values in
+      // [low, 1] index within the LUT, so no clamping.
       for (let i = 0; i < n; i++) {
         const v = src[i] * inverse;
         // normalizeMap stores float32: round the same way before indexing.
-        const u = usable ? Math.fround(v > 1 ? 1 : v < low ? low : v === v ? v : 0) : 0;
-        const k = (u * scale + offset) | 0;
-        out[i] = k < 0 ? 0 : k > 255 ? 255 : k;
+        out[i] = (Math.fround(v > 1 ? 1 : v < low ? low : v === v ? v : 0) * scale + offset) | 0;
       }
       return;
     }
