@@ -5,7 +5,9 @@
  * 7×7 CAM map. The staged renderer the panel uses is timed interleaved with the one-shot path it replaced
  * (prepareMap → colorize → overlay, as the panel did before).
  *
- *   node --import tsx bench/render.ts [--runs N] [--no-baseline] [--json]
+ * With --webview, also the panel's painter (rendering plus canvas uploads) in headless Chromium (renderWebview.ts).
+ *
+ *   node --import tsx bench/render.ts [--runs N] [--no-baseline] [--webview] [--json]
  */
 import { parseArgs } from 'node:util';
 import type { Attribution, DisplaySettings } from '../src/shared/protocol';
@@ -15,16 +17,16 @@ import { type AttributionLike, colorize, type NormalizedMap, overlay, prepareMap
 export interface RenderBenchRow {
   /** 'colormap', 'alpha', 'clip', 'reduce' or 'new result' (first paint of a result). */
   interaction: string;
-  /** 'staged' (the panel's renderer) or 'one-shot' (the path it replaced). */
-  path: 'staged' | 'one-shot';
+  /** 'staged' (the panel's renderer), 'one-shot' (the path it replaced), 'webview' (the painter in Chromium). */
+  path: 'staged' | 'one-shot' | 'webview';
   /** Image and map sizes, e.g. "1024×1024 image, 224×224×3 map". */
   size: string;
   runs: number;
   medianMs: number;
   minMs: number;
   maxMs: number;
-  /** Median CPU time of the process (ms): less sensitive than wall time to other load on the machine. */
-  cpuMedianMs: number;
+  /** Median CPU time of the process (ms): less sensitive than wall time to other load on the machine (Node rows). */
+  cpuMedianMs?: number;
 }
 
 /** Options of benchRender. */
@@ -136,10 +138,10 @@ export async function benchRender(opts: RenderBenchOptions = {}): Promise<Render
       staged.render(changed(what, 0));
       const oneShot = new OneShotPainter(attribution, input);
       oneShot.paint(changed(what, 0));
-      const times: Record<RenderBenchRow['path'], Array<[number, number]>> = { staged: [], 'one-shot': [] };
+      const times: Record<'staged' | 'one-shot', Array<[number, number]>> = { staged: [], 'one-shot': [] };
       for (let i = 1; i <= runs + 3; i++) {
         const display = changed(what, i);
-        const sides: Array<[RenderBenchRow['path'], () => void]> = [
+        const sides: Array<['staged' | 'one-shot', () => void]> = [
           ['staged', () => {
             if (what === 'new result') staged.setSource(attribution, input);
             staged.render(display);
@@ -147,7 +149,7 @@ export async function benchRender(opts: RenderBenchOptions = {}): Promise<Render
           ...(baseline ? [['one-shot', () => {
             const painter = what === 'new result' ? new OneShotPainter(attribution, input) : oneShot;
             painter.paint(display);
-          }] as [RenderBenchRow['path'], () => void]] : []),
+          }] as ['one-shot', () => void]] : []),
         ];
         // Alternate which side goes first, so neither always runs after the other's garbage.
         if (i % 2) sides.reverse();
@@ -174,17 +176,19 @@ export function renderTable(rows: RenderBenchRow[]): string {
   const lines = ['| size | interaction | path | median ms | min–max ms | CPU median ms | ≤ 16 ms |', '|---|---|---|---:|---:|---:|:---:|'];
   for (const r of rows) {
     const ok = r.interaction === 'new result' || r.interaction === 'reduce' ? '' : r.medianMs <= FRAME_MS ? 'yes' : 'no';
-    lines.push(`| ${r.size} | ${r.interaction} | ${r.path} | ${r.medianMs.toFixed(2)} | ${r.minMs.toFixed(2)}–${r.maxMs.toFixed(2)} | ${r.cpuMedianMs.toFixed(2)} | ${ok} |`);
+    lines.push(`| ${r.size} | ${r.interaction} | ${r.path} | ${r.medianMs.toFixed(2)} | ${r.minMs.toFixed(2)}–${r.maxMs.toFixed(2)} | ${r.cpuMedianMs?.toFixed(2) ?? '–'} | ${ok} |`);
   }
   return lines.join('\n');
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { runs: { type: 'string' }, 'no-baseline': { type: 'boolean' }, json: { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { runs: { type: 'string' }, 'no-baseline': { type: 'boolean' }, webview: { type: 'boolean' }, json: { type: 'boolean' } } });
   const runs = values.runs === undefined ? undefined : Number(values.runs);
   if (runs !== undefined && !(Number.isInteger(runs) && runs >= 1)) throw new Error(`bench/render: --runs must be an integer ≥ 1 (got ${values.runs})`);
   const rows = await benchRender({ runs, baseline: !values['no-baseline'] });
-  process.stdout.write(values.json ? `${JSON.stringify(rows, null, 2)}\n` : `${renderTable(rows)}\n\nPure JS in Node ${process.version}; the webview adds one putImageData per changed canvas.\n`);
+  if (values.webview) rows.push(...await (await import('./renderWebview')).benchRenderWebview({ runs }));
+  const note = `Node ${process.version} rows: pure JS, no canvas${values.webview ? '; webview rows: SlotPainter.paint with its putImageData calls in headless Chromium' : ' (--webview: the painter in Chromium)'}.`;
+  process.stdout.write(values.json ? `${JSON.stringify(rows, null, 2)}\n` : `${renderTable(rows)}\n\n${note}\n`);
 }
 
 if (require.main === module) {
