@@ -165,7 +165,7 @@ test('explain an image from the explorer in code-server', { timeout: 600_000 }, 
     assert.equal(top1, expectedTop1);
     const predictions = await frame.locator('.slot[data-slot="0"] .predictions li').count();
     assert.equal(predictions, Math.min(5, predicted.predictions.length));
-    await waitFor('the overlay timing in the log', () => /overlay shown \d+ ms after the command/.test(extensionLog(server!.userDataDir)), 15_000);
+    await waitFor('the overlay timing in the log', () => /click → overlay \d+ ms \(engine start \d+, load \d+, inference \d+, attribution \d+, other \d+, messaging \d+, render \d+\)/.test(extensionLog(server!.userDataDir)), 15_000);
     await screenshot(page, '04-panel-overlay');
 
     // Step 3: another colour map re-renders in the webview; the engine is not asked again.
