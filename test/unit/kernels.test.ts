@@ -303,6 +303,23 @@ describe('input-gradient kernels', () => {
     });
   }
 
+  it('batchNorm folds its weights once per layer: later passes reuse the cached scale and shift', async () => {
+    await tf.setBackend('wasm');
+    clearKernelCache();
+    const [m, v, b, g] = [tensor([3], 1), tf.abs(tensor([3], 2)), tensor([3], 3), tensor([3], 4)];
+    const x = tensor([1, 4, 4, 3], 5);
+    const pass = () => tf.tidy(() => tf.grad((u) => tf.sum(batchNormInputGradFriendly(u, m, v, b, g, 1e-3)))(x)).dispose();
+    pass();
+    const cached = kernelCacheSize();
+    const live = tf.memory().numTensors;
+    pass();
+    assert.equal(cached, 2, 'scale and shift cached');
+    assert.equal(kernelCacheSize(), cached);
+    assert.equal(tf.memory().numTensors, live, 'no tensor made per pass survives it');
+    for (const t of [m, v, b, g, x]) t.dispose();
+    clearKernelCache();
+  });
+
   it('composes with an activation hook that replaces the gradient (guided backprop)', async () => {
     const run = (fast: boolean) => () => {
       const x = tensor([1, 6, 6, 3], 11, 2);

@@ -7,7 +7,7 @@ import { conv2dInputGradFriendly, conv2dTransposeInputGradFriendly, depthwiseCon
 import { maxPoolInputGradFriendly } from '../kernels/pooling';
 import { denseInputGradFriendly } from '../kernels/dense';
 import {
-  batchNormInputGradFriendly, clipInputGradFriendly, leakyReluInputGradFriendly, relu6InputGradFriendly, reluInputGradFriendly,
+  affineInputGradFriendly, batchNormInputGradFriendly, clipInputGradFriendly, leakyReluInputGradFriendly, relu6InputGradFriendly, reluInputGradFriendly,
 } from '../kernels/activations';
 
 /** Computes one node's output from its input tensors. */
@@ -130,10 +130,8 @@ function dense(x: tf.Tensor, node: GraphNode): tf.Tensor {
 }
 
 function affine(x: tf.Tensor, node: GraphNode): tf.Tensor {
-  let y = x;
-  if (node.weights.scale) y = tf.mul(y, node.weights.scale);
-  if (node.weights.shift) y = tf.add(y, node.weights.shift);
-  return y;
+  if (!node.weights.scale && !node.weights.shift) return x;
+  return affineInputGradFriendly(x, node.weights.scale, node.weights.shift);
 }
 
 function batchNorm(x: tf.Tensor, node: GraphNode): tf.Tensor {
