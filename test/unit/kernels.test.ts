@@ -14,6 +14,7 @@ import {
 import { convGeometry, type ConvPad } from '../../src/engine/kernels/conv_plan';
 import { setJsKernelsEnabled } from '../../src/engine/kernels/js_kernel';
 import { clearKernelCache, kernelCacheSize } from '../../src/engine/kernels/kernel_cache';
+import { setWasmKernelsEnabled, wasmKernelCalls, wasmKernelsFor } from '../../src/engine/kernels/wasm_kernels';
 import { lcgValues, sizeOf } from '../helpers/values';
 
 type Pair = [number, number];
@@ -197,6 +198,10 @@ describe('input-gradient kernels', () => {
     // Explicit padding (ONNX, ceil mode) goes to the pooling kernel: windows clipped at every border.
     { x: [1, 8, 8, 3], k: [3, 3], s: [2, 2], pad: [1, 1, 1, 1] },
     { x: [1, 7, 9, 2], k: [3, 2], s: [2, 2], pad: [0, 2, 1, 1] },
+    // Channels in fours take the wasm SIMD scatter.
+    { x: [2, 9, 9, 8], k: [3, 3], s: [2, 2], pad: [1, 1, 1, 1] },
+    { x: [1, 9, 8, 4], k: [2, 2], s: [2, 2], pad: 'same' },
+    { x: [1, 7, 7, 4], k: [3, 3], s: [1, 1], pad: 'valid' },
   ];
 
   it('maxPool: input gradient equals the stock one, ties included', async () => {
@@ -239,16 +244,45 @@ describe('input-gradient kernels', () => {
   });
 
   it('maxPool: windows of -Infinity and NaN follow the stock gradient rule (NaN never wins, no maximum: no gradient)', async () => {
-    const xs = lcgValues(2 * 6 * 6 * 2, 130);
-    // A window of -Infinity only, NaN first in a window, NaN inside one, and NaN among -Infinity.
-    for (const [i, v] of [[0, -Infinity], [1, -Infinity], [12, -Infinity], [13, -Infinity], [4, NaN], [30, NaN], [74, NaN], [96, NaN], [97, -Infinity], [108, -Infinity], [109, -Infinity]] as const) xs[i] = v;
-    const run = (fast: boolean) => () => {
-      const x = tf.tensor4d(xs, [2, 6, 6, 2]);
-      const pool = (p: tf.Tensor) => (fast ? maxPoolInputGradFriendly(p as tf.Tensor4D, [2, 2], [2, 2], 'valid') : tf.maxPool(p as tf.Tensor4D, 2, 2, 'valid'));
-      return tf.grad((p) => tf.sum(tf.mul(pool(p), tensor([2, 3, 3, 2], 131))))(x);
-    };
-    const want = await on('cpu', run(false));
-    assertClose(await on('wasm', run(true)), want, 'non-finite windows');
+    for (const c of [2, 4]) {
+      const xs = lcgValues(2 * 6 * 6 * c, 130);
+      // A window of -Infinity only (channel 0 of the first window), NaN first in a window, NaN inside one.
+      for (const i of [0, c, 6 * c, 7 * c]) xs[i] = -Infinity;
+      for (const i of [2 * c + 1, 15 * c, 37 * c + 1]) xs[i] = NaN;
+      const run = (fast: boolean, withNaN: boolean) => () => {
+        const x = tf.tensor4d(withNaN ? xs : xs.map((v) => (Number.isNaN(v) ? 0.5 : v)), [2, 6, 6, c]);
+        const pool = (p: tf.Tensor) => (fast ? maxPoolInputGradFriendly(p as tf.Tensor4D, [2, 2], [2, 2], 'valid') : tf.maxPool(p as tf.Tensor4D, 2, 2, 'valid'));
+        return tf.grad((p) => tf.sum(tf.mul(pool(p), tensor([2, 3, 3, c], 131))))(x);
+      };
+      for (const withNaN of [false, true]) {
+        const want = await on('cpu', run(false, withNaN));
+        assertClose(await on('wasm', run(true, withNaN)), want, `non-finite windows, ${c} channels${withNaN ? ', NaN' : ''}`);
+      }
+    }
+  });
+
+  it('the wasm SIMD max-pool scatter, col2im and interleave equal the JS loops bit for bit, and are in use', async () => {
+    await tf.setBackend('wasm');
+    assert.ok(wasmKernelsFor((tf.backend() as unknown as { wasm: { HEAPF32: Float32Array } }).wasm.HEAPF32), 'kernels instantiated');
+    const cases: Array<() => tf.Tensor> = [
+      () => tf.grad((v) => tf.sum(tf.mul(maxPoolInputGradFriendly(v as tf.Tensor4D, [3, 3], [2, 2], [1, 1, 1, 1]), tensor([2, 8, 8, 12], 141))))(tf.relu(tensor([2, 16, 15, 12], 140, 2))),
+      () => tf.grad((v) => tf.sum(tf.mul(conv2dInputGradFriendly(v as tf.Tensor4D, tensor([7, 7, 3, 16], 142) as tf.Tensor4D, [2, 2], [[0, 0], [3, 3], [3, 3], [0, 0]], [1, 1]), tensor([1, 11, 12, 16], 143))))(tensor([1, 21, 23, 3], 144)),
+      // Stride phases interleaved back (6 and 10 channels: vector and scalar tails).
+      () => tf.grad((v) => tf.sum(tf.mul(conv2dInputGradFriendly(v as tf.Tensor4D, tensor([3, 3, 6, 8], 145) as tf.Tensor4D, [2, 2], 'same', [1, 1]), tensor([2, 6, 5, 8], 146))))(tensor([2, 11, 9, 6], 147)),
+      () => tf.grad((v) => tf.sum(tf.mul(depthwiseConv2dInputGradFriendly(v as tf.Tensor4D, tensor([3, 3, 10, 1], 148) as tf.Tensor4D, [2, 2], 'same', [1, 1]), tensor([1, 5, 6, 10], 149))))(tensor([1, 10, 11, 10], 150)),
+    ];
+    const kernelOf = ['maxPoolScatter', 'col2im', 'interleavePhase', 'interleavePhase'] as const;
+    for (const [i, f] of cases.entries()) {
+      const before = wasmKernelCalls(kernelOf[i]);
+      const simd = await on('wasm', f);
+      assert.ok(wasmKernelCalls(kernelOf[i]) > before, `case ${i} ran ${kernelOf[i]}`);
+      setWasmKernelsEnabled(false);
+      try {
+        assert.deepEqual(simd, await on('wasm', f), `case ${i}`);
+      } finally {
+        setWasmKernelsEnabled(true);
+      }
+    }
   });
 
   it('openIntervalMask is exactly [lower < x < upper] at the bounds, their float32 neighbours, denormals and infinities', async () => {

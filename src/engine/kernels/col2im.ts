@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { defineJsKernel, jsKernelsAvailable, runJsKernel } from './js_kernel';
 import { convGeometry, type ConvPad } from './conv_plan';
 import { subKernel } from './kernel_cache';
+import { wasmKernelsFor } from './wasm_kernels';
 
 const COL2IM = 'SaliencyLensCol2Im';
 const IM2COL = 'SaliencyLensIm2Col';
@@ -65,7 +66,12 @@ defineJsKernel({
   name: COL2IM,
   inputNames: ['cols'],
   outShapes: (_s, a) => [[win(a).n, win(a).h, win(a).w, win(a).c]],
-  body: ([cols], _s, [dx], a) => walk(win(a), cols, dx, false),
+  body: ([cols], _s, [dx], a) => {
+    const g = win(a);
+    const simd = g.dw === 1 ? wasmKernelsFor(cols, dx) : null;
+    if (simd) simd.col2im(cols.byteOffset, dx.byteOffset, g.n, g.h, g.w, g.c, g.kh, g.kw, g.sh, g.sw, g.dh, g.pt, g.pl, g.oh, g.ow);
+    else walk(g, cols, dx, false);
+  },
 });
 
 defineJsKernel({

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { copyRun, defineJsKernel, jsKernelsAvailable, runJsKernel } from './js_kernel';
+import { wasmKernelsFor } from './wasm_kernels';
 
 const TAPS = 'SaliencyLensGatherTaps';
 const INTERLEAVE = 'SaliencyLensInterleave';
@@ -78,9 +79,16 @@ defineJsKernel({
     const present = nums(a.present);
     const [n, q, p, cm] = inShapes[0];
     const c = cm / group;
+    const simd = group === 1 ? wasmKernelsFor(out, ...ins) : null;
     ins.forEach((z, idx) => {
       const rh = Math.floor(present[idx] / sw);
       const rw = present[idx] % sw;
+      if (simd) {
+        const qLim = Math.min(q, Math.ceil((outH - rh) / sh));
+        const pLim = Math.min(p, Math.ceil((outW - rw) / sw));
+        simd.interleavePhase(z.byteOffset, out.byteOffset, n, q, p, c, sh, sw, rh, rw, outH, outW, qLim, pLim);
+        return;
+      }
       for (let b = 0; b < n; b++) {
         for (let i = 0; i < q && i * sh + rh < outH; i++) {
           for (let j = 0; j < p && j * sw + rw < outW; j++) {

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { convGeometry } from './conv_plan';
 import { defineJsKernel, fastGradientsEnabled, jsKernelsAvailable, runJsKernel } from './js_kernel';
+import { wasmKernelsFor } from './wasm_kernels';
 
 const SCATTER = 'SaliencyLensMaxPoolScatter';
 const GATHER = 'SaliencyLensMaxPoolGather';
@@ -47,11 +48,12 @@ function firstMax(x: Float32Array, first: number, rows: number, cols: number, ro
  * For every window and channel finds where the forward max `y` came from; scatter mode adds `from`
  * (dy) there into dx, gather mode reads `from` (g) from there into the pooled-shaped `to`. Knowing y,
  * the first maximum is the first tap equal to it: the taps are scanned backwards with branch-free
- * arithmetic (a data-dependent branch mispredicts on real data and costs ~4× as much). Windows whose
- * y is not a finite tap value (NaN, all -Infinity) take the plain scan, which keeps tfjs's rules.
+ * arithmetic (a data-dependent branch mispredicts on real data and costs ~4× as much). Without y (x has
+ * NaN) and where y is -Infinity, the plain scan keeps tfjs's rules: NaN never wins, -Infinity never does.
  */
 function argmaxPass(
-  x: Float32Array, y: Float32Array, [n, h, w, c]: number[], a: PoolAttrs, from: Float32Array, to: Float32Array, scatter: boolean,
+  x: Float32Array, y: Float32Array | undefined, [n, h, w, c]: number[], a: PoolAttrs, from: Float32Array, to: Float32Array,
+  scatter: boolean,
 ): void {
   const { kh, kw, sh, sw, pt, pl, outH, outW } = a;
   const at = new Int32Array(c);
@@ -66,7 +68,7 @@ function argmaxPass(
         const wHi = Math.min(w, w0 + kw);
         const yBase = ((b * outH + oh) * outW + ow) * c;
         at.fill(-1);
-        for (let ih = hHi - 1; ih >= hLo; ih--) {
+        for (let ih = hHi - 1; y && ih >= hLo; ih--) {
           for (let iw = wHi - 1; iw >= wLo; iw--) {
             const p = ((b * h + ih) * w + iw) * c;
             for (let ch = 0; ch < c; ch++) {
@@ -77,7 +79,7 @@ function argmaxPass(
         }
         for (let ch = 0; ch < c; ch++) {
           let i = at[ch];
-          if (i < 0 || !(y[yBase + ch] > -Infinity)) {
+          if (i < 0 || !(y![yBase + ch] > -Infinity)) {
             i = firstMax(x, ((b * h + hLo) * w + wLo) * c + ch, hHi - hLo, wHi - wLo, w * c, c);
             if (i < 0) continue;
           }
@@ -89,18 +91,35 @@ function argmaxPass(
   }
 }
 
+/** Whether any value is NaN. */
+function hasNaN(v: Float32Array): boolean {
+  for (let i = 0; i < v.length; i++) if (v[i] !== v[i]) return true;
+  return false;
+}
+
 defineJsKernel({
   name: SCATTER,
   inputNames: ['x', 'y', 'dy'],
   outShapes: ([xShape]) => [xShape],
-  body: ([x, y, dy], [xShape], [dx], attrs) => argmaxPass(x, y, xShape, poolAttrs(attrs), dy, dx, true),
+  body: ([x, y, dy], [xShape], [dx], attrs) => {
+    const a = poolAttrs(attrs);
+    const [n, h, w, c] = xShape;
+    const simd = wasmKernelsFor(x, y, dy, dx);
+    // Over NaN the pooled maximum depends on the order its kernel compared the taps: scan from scratch.
+    const nan = simd ? simd.anyNaN(x.byteOffset, x.length) === 1 : hasNaN(x);
+    if (simd && !nan && c % 4 === 0) {
+      simd.maxPoolScatter(x.byteOffset, y.byteOffset, dy.byteOffset, dx.byteOffset, n, h, w, c, a.kh, a.kw, a.sh, a.sw, a.pt, a.pl, a.outH, a.outW);
+    } else {
+      argmaxPass(x, nan ? undefined : y, xShape, a, dy, dx, true);
+    }
+  },
 });
 
 defineJsKernel({
   name: GATHER,
   inputNames: ['x', 'y', 'g'],
   outShapes: ([[n, , , c]], attrs) => [[n, attrs.outH as number, attrs.outW as number, c]],
-  body: ([x, y, g], [xShape], [out], attrs) => argmaxPass(x, y, xShape, poolAttrs(attrs), g, out, false),
+  body: ([x, y, g], [xShape], [out], attrs) => argmaxPass(x, hasNaN(x) ? undefined : y, xShape, poolAttrs(attrs), g, out, false),
 });
 
 // The argmax is piecewise constant in x and y, so they get a zero gradient; dy and g are linear.
