@@ -5,8 +5,7 @@ import { BASELINES, type BaselineName, type FaithfulnessMetrics } from '../../sh
 import type { LoadedModel } from '../model';
 import { inputGradient } from './gradients';
 import type { MethodContext } from './index';
-import { DEFAULT_BATCH, accumulate, inBatches, uniformRandom } from './sampling';
-import { intOption } from './smoothgrad';
+import { accumulate, batchOption, inBatches, intOption, uniformRandom } from './sampling';
 
 /** Default number of points where gradients are evaluated (Captum's n_steps). */
 export const DEFAULT_STEPS = 50;
@@ -107,7 +106,7 @@ export async function integratedGradients(model: LoadedModel, x: tf.Tensor4D, ta
   if (x.shape[0] !== 1) throw new Error('multi-pass methods explain one image at a time');
   const o = ctx.options ?? {};
   const steps = intOption(o.steps, '--steps', 2, 10000, DEFAULT_STEPS);
-  const batch = intOption(o.batch, '--batch', 1, 1024, DEFAULT_BATCH);
+  const batch = batchOption(ctx, model, 'gradient');
   const rule = o.integration === 'gauss-legendre' ? gaussLegendreRule(steps) : trapezoidRule(steps);
   const target = targets[0];
   const baseline = makeBaseline(o.baseline ?? 'zero', x, ctx);

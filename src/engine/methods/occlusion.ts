@@ -2,8 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LoadedModel } from '../model';
 import type { MethodContext } from './index';
-import { DEFAULT_BATCH, inBatches } from './sampling';
-import { intOption } from './smoothgrad';
+import { batchOption, inBatches, intOption } from './sampling';
 
 /** Window start positions covering [0, size) with the last window flush with the edge. */
 export function windowStarts(size: number, patch: number, stride: number): number[] {
@@ -24,7 +23,7 @@ export async function occlusion(model: LoadedModel, x: tf.Tensor4D, targets: num
   const o = ctx.options ?? {};
   const patch = intOption(o.patch, '--patch', 1, Math.min(H, W), Math.max(4, Math.round(Math.min(H, W) / 7)));
   const stride = intOption(o.stride, '--stride', 1, Math.min(H, W), Math.max(1, Math.floor(patch / 2)));
-  const batch = intOption(o.batch, '--batch', 1, 1024, DEFAULT_BATCH);
+  const batch = batchOption(ctx, model, 'forward');
   const value = o.occlusionValue ?? 0;
   const target = targets[0];
   const windows = windowStarts(H, patch, stride).flatMap((y) => windowStarts(W, patch, stride).map((x0) => [y, x0] as const));

@@ -6,19 +6,15 @@ import type { LoadedModel } from '../model';
 import { inputGradient } from './gradients';
 import { guidedBackpropHook } from './guided';
 import type { MethodContext } from './index';
-import { DEFAULT_BATCH, accumulate, gaussianArray, inBatches, uniformRandom } from './sampling';
+import { accumulate, batchOption, gaussianArrays, inBatches, intOption, uniformRandom } from './sampling';
+
+/** Re-exported: the other methods read their integer options with it. */
+export { intOption };
 
 /** Default number of noisy samples. */
 export const DEFAULT_SAMPLES = 25;
 /** Default noise σ as a fraction of the input's value range. */
 export const DEFAULT_NOISE = 0.15;
-
-/** Checks an integer option. */
-export function intOption(value: number | undefined, name: string, min: number, max: number, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < min || value > max) throw new BadInputError(name, `must be an integer from ${min} to ${max} (got ${value})`);
-  return value;
-}
 
 function noisyGradients(model: LoadedModel, x: tf.Tensor4D, target: number, noisy: tf.Tensor4D, base: MethodOptions['smoothBase']): tf.Tensor4D {
   const hook = base === 'guided' ? guidedBackpropHook : undefined;
@@ -37,7 +33,7 @@ export async function smoothGradient(model: LoadedModel, x: tf.Tensor4D, targets
   const samples = intOption(o.samples, '--samples', 1, 10000, DEFAULT_SAMPLES);
   const noise = o.noise ?? DEFAULT_NOISE;
   if (!(noise >= 0 && noise <= 10)) throw new BadInputError('--noise', `must be a number from 0 to 10 (got ${noise})`);
-  const batch = intOption(o.batch, '--batch', 1, 1024, DEFAULT_BATCH);
+  const batch = batchOption(ctx, model, o.smoothBase === 'guided' ? 'guided' : 'gradient');
   if (x.shape[0] !== 1) throw new Error('smoothGradient explains one image at a time');
   const [, h, w, c] = x.shape;
   const range = tf.tidy(() => tf.sub(tf.max(x), tf.min(x)).dataSync()[0]);
@@ -47,7 +43,7 @@ export async function smoothGradient(model: LoadedModel, x: tf.Tensor4D, targets
   let sumSq: tf.Tensor | null = null;
   try {
     await inBatches(samples, batch, ctx, variance ? 'VarGrad sample' : 'SmoothGrad sample', (_start, n) => {
-      const noiseValues = gaussianArray(n * h * w * c, sigma, rand);
+      const noiseValues = gaussianArrays(n, h * w * c, sigma, rand);
       const [s, sq] = tf.tidy(() => {
         const noisy = tf.add(x, tf.tensor4d(noiseValues, [n, h, w, c])) as tf.Tensor4D;
         const g = noisyGradients(model, x, targets[0], noisy, o.smoothBase);

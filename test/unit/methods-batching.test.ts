@@ -1,0 +1,123 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { testBackend } from '../helpers/backend';
+import { randomTensor, tinyCnn } from '../helpers/graphs';
+import { LoadedModel } from '../../src/engine/model';
+import { runMethod } from '../../src/engine/methods';
+import { disposeGraph } from '../../src/engine/graph/ir';
+import { autoBatchSize, bytesPerImage, gaussianArray, gaussianArrays, inBatches, uniformRandom } from '../../src/engine/methods/sampling';
+import type { MethodName, MethodOptions } from '../../src/shared/protocol';
+
+test('gaussianArrays draws each array the same however many are drawn at a time', () => {
+  // An odd size: one Box–Muller pair straddles two arrays if they are drawn as one block.
+  const rand = uniformRandom(5);
+  const together = gaussianArrays(3, 7, 0.5, rand);
+  const one = uniformRandom(5);
+  const apart = [gaussianArrays(1, 7, 0.5, one), gaussianArrays(2, 7, 0.5, one)];
+  assert.deepEqual(together, Float32Array.from([...apart[0], ...apart[1]]));
+  assert.notDeepEqual(together, gaussianArray(21, 0.5, uniformRandom(5)));
+});
+
+const CASES: Array<[MethodName, MethodOptions]> = [
+  ['smoothgrad', { samples: 7, seed: 3 }],
+  ['smoothgrad', { samples: 5, seed: 4, smoothBase: 'guided' }],
+  ['vargrad', { samples: 6, seed: 2 }],
+  ['integrated-gradients', { steps: 7 }],
+  ['integrated-gradients', { steps: 6, baseline: 'uniform', seed: 2 }],
+  ['occlusion', { patch: 3, stride: 2 }],
+];
+
+test('multi-pass maps do not depend on the batch size, automatic or not (odd input size)', async () => {
+  await testBackend();
+  const model = LoadedModel.fromGraph(tinyCnn(31, 7, 1));
+  const x = randomTensor([1, 7, 7, 1], 9, 0, 1) as tf.Tensor4D;
+  const ctx = { pixelToInput: (level: number) => Float32Array.of(level / 255) };
+  for (const [method, options] of CASES) {
+    const maps: Float32Array[] = [];
+    for (const batch of [1, 3, undefined, 64]) {
+      const out = await runMethod(method, model, x, [2], { ...ctx, options: { ...options, batch } });
+      maps.push(out.attribution.dataSync() as Float32Array);
+      out.attribution.dispose();
+    }
+    const scale = Math.max(...maps[0].map(Math.abs));
+    assert.ok(scale > 0, `${method} ${JSON.stringify(options)}: the map is all zero`);
+    for (const m of maps.slice(1)) {
+      const diff = Math.max(...m.map((v, i) => Math.abs(v - maps[0][i])));
+      assert.ok(diff <= 1e-5 * scale, `${method} ${JSON.stringify(options)}: max diff ${diff} of ${scale}`);
+    }
+  }
+  x.dispose();
+  disposeGraph(model.graph);
+});
+
+test('automatic batches stay within the memory budget, cover every pass once and adapt after measuring', async () => {
+  await testBackend();
+  const model = LoadedModel.fromGraph(tinyCnn(3));
+  const perImage = 1000;
+  // The zeros and their sum are alive together: 8 bytes per float of an image.
+  const batch = { model, pass: 'test', budget: 3 * perImage * 8 + 100 };
+  const seen: Array<[number, number]> = [];
+  const step = (start: number, n: number) => {
+    seen.push([start, n]);
+    tf.tidy(() => tf.add(tf.zeros([n, perImage]), 1).dataSync());
+  };
+  await inBatches(10, batch, {}, 'test', step);
+  assert.deepEqual(seen.map(([, n]) => n).reduce((a, b) => a + b, 0), 10);
+  seen.forEach(([start], i) => assert.equal(start, i === 0 ? 0 : seen[i - 1][0] + seen[i - 1][1]));
+  // Two passes to measure, then the budget's three images at most, balanced so no batch of one is left.
+  assert.deepEqual(seen.map(([, n]) => n), [2, 3, 3, 2]);
+  const measured = bytesPerImage(model, 'test')!;
+  assert.ok(measured >= perImage * 4 * 2 && measured <= perImage * 4 * 2 + 200, `bytes per image ${measured}`);
+  assert.equal(autoBatchSize(batch), 3);
+  assert.equal(autoBatchSize({ ...batch, budget: 1e12 }), 8, 'capped at MAX_AUTO_BATCH');
+  assert.equal(bytesPerImage(model, 'other'), undefined, 'kinds of pass are measured separately');
+  disposeGraph(model.graph);
+});
+
+test('a batch that throws rejects and leaves no profiling or tensors behind', async () => {
+  await testBackend();
+  const model = LoadedModel.fromGraph(tinyCnn(4));
+  const before = tf.memory().numTensors;
+  await assert.rejects(inBatches(4, { model, pass: 'throws' }, {}, 'test', () => {
+    tf.tidy(() => {
+      tf.ones([2, 2]);
+      throw new Error('boom');
+    });
+  }), /boom/);
+  assert.equal((tf.engine() as unknown as { state: { profiling: boolean } }).state.profiling, false);
+  assert.equal(tf.memory().numTensors, before);
+  disposeGraph(model.graph);
+});
+
+test('inside an outer tf.profile, automatic batches run unmeasured and leave the outer profile intact', async () => {
+  await testBackend();
+  const model = LoadedModel.fromGraph(tinyCnn(6));
+  const sizes: number[] = [];
+  const info = await tf.profile(() => inBatches(5, { model, pass: 'nested' }, {}, 'test', (_s, n) => {
+    sizes.push(n);
+    tf.tidy(() => tf.add(tf.zeros([n, 10]), 1));
+  }));
+  assert.deepEqual(sizes, [2, 2, 1]);
+  assert.equal(bytesPerImage(model, 'nested'), undefined);
+  assert.equal(info.kernels.filter((k) => k.name === 'Add').length, 3, 'the outer profile saw every batch');
+  disposeGraph(model.graph);
+});
+
+test('no tensor growth over repeated automatic multi-pass runs', async () => {
+  await testBackend();
+  const model = LoadedModel.fromGraph(tinyCnn(21));
+  const x = randomTensor([1, 8, 8, 3], 23, 0, 1) as tf.Tensor4D;
+  const run = async () => {
+    for (const [method, options] of CASES) {
+      const out = await runMethod(method, model, x, [1], { pixelToInput: () => new Float32Array(3), options });
+      out.attribution.dispose();
+    }
+  };
+  await run();
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 5; i++) await run();
+  assert.equal(tf.memory().numTensors, before);
+  x.dispose();
+  disposeGraph(model.graph);
+});
