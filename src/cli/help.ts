@@ -61,7 +61,8 @@ Method parameters:
   --patch N          Occlusion patch side in pixels (default: a seventh of the input side)
   --stride N         Occlusion stride (default: half the patch)
   --occlusion-value V  value of occluded pixels in preprocessed space (default 0)
-  --batch N          internal batch of multi-pass methods (default 16)
+  --batch N          internal batch of multi-pass methods (default: SmoothGrad/VarGrad, IG and occlusion as many
+                     passes as fit ~384 MB of tensors, at most 8, measured per model; Score-CAM and --metrics 16)
   --seed S           seed of noise, random baselines and the randomisation check (default 0)
   --metrics          also compute deletion/insertion AUCs and the randomisation sanity check
 Feature visualisation (filters, dream):

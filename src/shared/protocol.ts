@@ -49,7 +49,7 @@ export interface MethodOptions {
   stride?: number;
   /** Occlusion: the value patches are set to, in preprocessed space (default 0). */
   occlusionValue?: number;
-  /** Internal batch size of multi-pass methods (default 16). */
+  /** Internal batch size of multi-pass methods (default: SmoothGrad/VarGrad, IG and occlusion fit it to a memory budget; others 16). */
   batch?: number;
   /** Seed of the random numbers (noise, random baselines, randomisation check); default 0. */
   seed?: number;
