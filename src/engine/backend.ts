@@ -34,9 +34,18 @@ export function setWasmThreads(threads: number | undefined): void {
   threadsOption = threads;
 }
 
-/** The wasm threads asked for: the option, else SALIENCY_LENS_THREADS, else the available cores (capped). */
+/** The wasm threads asked for: the option, else SALIENCY_LENS_THREADS, else automaticWasmThreads(). */
 export function wantedWasmThreads(): number {
-  return threadsOption ?? parseThreads(process.env[THREADS_ENV], THREADS_ENV) ?? Math.min(availableParallelism(), DEFAULT_THREADS_CAP);
+  return threadsOption ?? parseThreads(process.env[THREADS_ENV], THREADS_ENV) ?? automaticWasmThreads(availableParallelism());
+}
+
+/**
+ * Half the cores, capped, and one thread below 4 cores. XNNPACK's thread pool waits for its slowest thread at
+ * every op, so a pool as wide as the machine stalls whenever VS Code (or anything else) takes a core: on the
+ * 2-vCPU machines we measure on, 2 threads were slower than 1 in nearly every row under load.
+ */
+export function automaticWasmThreads(cores: number): number {
+  return cores < 4 ? 1 : Math.min(Math.floor(cores / 2), DEFAULT_THREADS_CAP);
 }
 
 const TF_NAMES: Record<BackendName, string> = { node: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli';
 import { decodeNpy } from '../../src/shared/npy';
+import { automaticWasmThreads } from '../../src/engine/backend';
 
 const MODEL = join(__dirname, '..', 'fixtures', 'layers-functional', 'model.json');
 const work = mkdtempSync(join(tmpdir(), 'sl-threads-'));
@@ -40,4 +41,8 @@ test('--threads rejects a count the build cannot run', () => {
   const r = runCli(['predict', '--model', MODEL, '--threads', '9'], { SALIENCY_LENS_BACKEND: 'wasm' });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--threads.*from 1 to 8/);
+});
+
+test('automatic wasm threads: one below 4 cores, then half the cores up to 4', () => {
+  assert.deepEqual([1, 2, 3, 4, 6, 8, 16, 64].map(automaticWasmThreads), [1, 1, 1, 2, 3, 4, 4, 4]);
 });
