@@ -71,6 +71,7 @@ test('automatic batches stay within the memory budget, cover every pass once and
   assert.ok(measured >= perImage * 4 * 2 && measured <= perImage * 4 * 2 + 200, `bytes per image ${measured}`);
   assert.equal(autoBatchSize(batch), 3);
   assert.equal(autoBatchSize({ ...batch, budget: 1e12 }), 8, 'capped at MAX_AUTO_BATCH');
+  assert.equal(autoBatchSize({ ...batch, budget: 1e12, max: 16 }), 16, 'or at the given maximum');
   assert.equal(bytesPerImage(model, 'other'), undefined, 'kinds of pass are measured separately');
   disposeGraph(model.graph);
 });

@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LoadedModel } from '../model';
 import type { MethodContext } from './index';
-import { batchOption, inBatches, intOption } from './sampling';
+import { DEFAULT_BATCH, batchOption, inBatches, intOption } from './sampling';
 
 /** Window start positions covering [0, size) with the last window flush with the edge. */
 export function windowStarts(size: number, patch: number, stride: number): number[] {
@@ -23,7 +23,9 @@ export async function occlusion(model: LoadedModel, x: tf.Tensor4D, targets: num
   const o = ctx.options ?? {};
   const patch = intOption(o.patch, '--patch', 1, Math.min(H, W), Math.max(4, Math.round(Math.min(H, W) / 7)));
   const stride = intOption(o.stride, '--stride', 1, Math.min(H, W), Math.max(1, Math.floor(patch / 2)));
-  const batch = batchOption(ctx, model, 'forward');
+  // Forward passes keep no tape (a few MB per image), and unlike gradients they still gain from batches
+  // beyond 8 (MobileNetV2: 5–7% less time at 16).
+  const batch = batchOption(ctx, model, 'forward', DEFAULT_BATCH);
   const value = o.occlusionValue ?? 0;
   const target = targets[0];
   const windows = windowStarts(H, patch, stride).flatMap((y) => windowStarts(W, patch, stride).map((x0) => [y, x0] as const));

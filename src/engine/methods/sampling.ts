@@ -65,6 +65,8 @@ export interface AutoBatch {
   pass: string;
   /** Peak tensor bytes a batch may add (default BATCH_MEMORY_BUDGET). */
   budget?: number;
+  /** The largest batch (default MAX_AUTO_BATCH). */
+  max?: number;
 }
 
 interface Measured {
@@ -82,10 +84,10 @@ export function bytesPerImage(model: LoadedModel, pass: string): number | undefi
 }
 
 /** The batch size the budget allows for a kind of pass on a model. */
-export function autoBatchSize({ model, pass, budget = BATCH_MEMORY_BUDGET }: AutoBatch): number {
+export function autoBatchSize({ model, pass, budget = BATCH_MEMORY_BUDGET, max = MAX_AUTO_BATCH }: AutoBatch): number {
   const perImage = bytesPerImage(model, pass);
-  if (perImage === undefined) return PROBE_BATCH;
-  return Math.max(1, Math.min(MAX_AUTO_BATCH, Math.floor(budget / Math.max(perImage, 1))));
+  if (perImage === undefined) return Math.min(PROBE_BATCH, max);
+  return Math.max(1, Math.min(max, Math.floor(budget / Math.max(perImage, 1))));
 }
 
 function record(model: LoadedModel, pass: string, images: number, bytes: number): void {
@@ -145,9 +147,9 @@ export async function inBatches(count: number, batch: number | AutoBatch, ctx: M
 }
 
 /** The batch option of a multi-pass method: the user's size (checked), else automatic for this kind of pass. */
-export function batchOption(ctx: MethodContext, model: LoadedModel, pass: string): number | AutoBatch {
+export function batchOption(ctx: MethodContext, model: LoadedModel, pass: string, max?: number): number | AutoBatch {
   const batch = ctx.options?.batch;
-  return batch === undefined ? { model, pass } : intOption(batch, '--batch', 1, 1024, DEFAULT_BATCH);
+  return batch === undefined ? { model, pass, max } : intOption(batch, '--batch', 1, 1024, DEFAULT_BATCH);
 }
 
 /** Accumulates tensors into a kept running sum (the caller disposes it). */
