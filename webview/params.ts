@@ -26,7 +26,7 @@ const NUMBER_FIELDS: Readonly<Record<NumericParam, NumberField>> = {
   steps: { name: 'steps', label: 'Steps', step: '1', title: 'Points from the baseline to the input where gradients are evaluated (default 50)' },
   patch: { name: 'patch', label: 'Patch', step: '1', auto: true, title: 'Side of the occluding square in input pixels (empty: a seventh of the input side)' },
   stride: { name: 'stride', label: 'Stride', step: '1', auto: true, title: 'Step between patches in input pixels (empty: half the patch)' },
-  batch: { name: 'batch', label: 'Batch', step: '1', title: 'Passes per engine batch: memory versus speed (default 16)' },
+  batch: { name: 'batch', label: 'Batch', step: '1', auto: true, title: 'Passes per engine batch: memory versus speed (empty: automatic, from the measured memory per image)' },
   seed: { name: 'seed', label: 'Seed', step: '1', title: 'Seed of the noise, random baselines and the randomisation check (default 0)' },
 };
 

@@ -67,7 +67,7 @@ export const SMOOTH_BASES: readonly { value: SmoothBase; label: string }[] = [
 /** The engine's defaults of the parameters that have a fixed one (layer, patch and stride depend on the model). */
 export const PARAM_DEFAULTS = {
   samples: 25, noise: 0.15, squared: false, smoothBase: 'vanilla' as SmoothBase, steps: 50,
-  baseline: 'zero' as BaselineName, integration: 'trapezoid' as const, batch: 16, seed: 0,
+  baseline: 'zero' as BaselineName, integration: 'trapezoid' as const, batch: 0, seed: 0,
 } as const;
 
 /** Valid ranges of the numeric parameters (as the engine checks them). */
@@ -100,13 +100,13 @@ export function autoPatch(side: number): { patch: number; stride: number } {
 
 /**
  * Validates method options from an untrusted source (settings, saved webview state, a message): fields with
- * a wrong type are dropped, numbers clamped; 0 or '' for patch, stride and layer mean "automatic".
+ * a wrong type are dropped, numbers clamped; 0 or '' for patch, stride, batch and layer mean "automatic".
  */
 export function sanitizeOptions(value: unknown): MethodOptions {
   const o = (value && typeof value === 'object' ? value : {}) as Record<string, unknown>;
   const out: MethodOptions = {};
   for (const name of Object.keys(PARAM_LIMITS) as NumericParam[]) {
-    if ((name === 'patch' || name === 'stride') && o[name] === 0) continue;
+    if ((name === 'patch' || name === 'stride' || name === 'batch') && o[name] === 0) continue;
     const v = clampParam(name, o[name]);
     if (v !== undefined) out[name] = v;
   }

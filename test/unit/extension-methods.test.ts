@@ -28,7 +28,7 @@ describe('method options', () => {
   it('drops wrong types, clamps numbers and reads 0 / "" / "auto" as automatic', () => {
     assert.deepEqual(sanitizeOptions({ samples: '9', noise: -1, squared: 'yes', smoothBase: 'magic', baseline: 'grey', integration: 'simpson', steps: 1e9, seed: 3.6 }),
       { noise: 0, steps: 10000, seed: 4 });
-    assert.deepEqual(sanitizeOptions({ patch: 0, stride: 0, layer: ' ', batch: 0 }), { batch: 1 });
+    assert.deepEqual(sanitizeOptions({ patch: 0, stride: 0, layer: ' ', batch: 0 }), {});
     assert.deepEqual(sanitizeOptions({ layer: 'auto' }), {});
     assert.deepEqual(sanitizeOptions({ layer: ' conv1 ', baseline: 'blur', integration: 'gauss-legendre', metrics: true, squared: false }),
       { layer: 'conv1', baseline: 'blur', integration: 'gauss-legendre', metrics: true, squared: false });
@@ -81,7 +81,7 @@ describe('parameter settings', () => {
 
   it('reads the declared defaults as "the engine decides" (no options sent beyond its defaults)', () => {
     const s = readSettings((k) => props[`saliencyLens.${k}`]?.default);
-    assert.deepEqual(s.options, { samples: 25, noise: 0.15, squared: false, smoothBase: 'vanilla', steps: 50, baseline: 'zero', integration: 'trapezoid', batch: 16, seed: 0, metrics: false });
+    assert.deepEqual(s.options, { samples: 25, noise: 0.15, squared: false, smoothBase: 'vanilla', steps: 50, baseline: 'zero', integration: 'trapezoid', seed: 0, metrics: false });
   });
 
   it('validates what a user typed into settings.json', () => {
