@@ -2,6 +2,21 @@
 import { BadInputError } from '../errors';
 import type { ScalarMap } from './types';
 
+/** A copy with NaN as 0 (and magnitudes if asked), with its extremes. */
+function cleanedValues(values: Float32Array, ofMagnitude: boolean): { clean: Float32Array; lo: number; hi: number } {
+  const clean = new Float32Array(values.length);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const raw = values[i];
+    const v = raw !== raw ? 0 : ofMagnitude ? Math.abs(raw) : raw;
+    clean[i] = v;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return { clean, lo, hi };
+}
+
 /** The default clipping percentile: the top 1% of values saturate, so one hot pixel cannot wash out the map. */
 export const DEFAULT_CLIP_PERCENTILE = 99;
 
@@ -56,16 +71,7 @@ export function percentile(values: Float32Array, p: number, ofMagnitude = false)
   const fraction = position - k;
 
   // One cleaning pass into a copy keeps the later loops free of per-value branches on the options.
-  const clean = new Float32Array(n);
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let i = 0; i < n; i++) {
-    const raw = values[i];
-    const v = raw !== raw ? 0 : ofMagnitude ? Math.abs(raw) : raw;
-    clean[i] = v;
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
+  const { clean, lo, hi } = cleanedValues(values, ofMagnitude);
   if (lo === hi) return lo;
   // Infinite ends or a range too wide for doubles: every value lands in bin 0 and is selected among.
   const scale = Number.isFinite(hi - lo) ? (PERCENTILE_BINS - 1) / (hi - lo) : 0;
@@ -112,16 +118,7 @@ export class PercentileTable {
   constructor(values: Float32Array, ofMagnitude = false) {
     const n = (this.n = values.length);
     if (n === 0) return;
-    const clean = new Float32Array(n);
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (let i = 0; i < n; i++) {
-      const raw = values[i];
-      const v = raw !== raw ? 0 : ofMagnitude ? Math.abs(raw) : raw;
-      clean[i] = v;
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    }
+    const { clean, lo, hi } = cleanedValues(values, ofMagnitude);
     this.lo = lo;
     this.hi = hi;
     if (lo === hi) return;

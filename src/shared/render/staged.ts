@@ -9,6 +9,7 @@
 import type { DisplaySettings } from '../protocol';
 import { type AttributionLike, asRgba, blendIndices, centredLut, lutScale, type RgbaLike } from './compose';
 import { PercentileTable } from './normalize';
+import { bilinearColumnTaps } from './upsample';
 import { isSignedReduction, reduceChannels } from './reduce';
 import type { RgbaPixels, ScalarMap } from './types';
 
@@ -158,19 +159,8 @@ export class StagedRenderer {
 
   /** resizeBilinear followed by LUT indexing: each source row is resized across once, then rows are mixed. */
   private resizeIndices(data: Float32Array, inW: number, inH: number, width: number, height: number, scale: number, offset: number, out: Uint8Array): void {
-    const sx = inW / width;
     const sy = inH / height;
-    // The column taps of resizeBilinear (the right weight stored as float32, as there).
-    const x0 = new Int32Array(width);
-    const x1 = new Int32Array(width);
-    const fx = new Float32Array(width);
-    for (let x = 0; x < width; x++) {
-      const src = Math.max(0, (x + 0.5) * sx - 0.5);
-      const left = Math.min(inW - 1, Math.floor(src));
-      x0[x] = left;
-      x1[x] = Math.min(inW - 1, left + 1);
-      fx[x] = src - left;
-    }
+    const { x0, x1, fx } = bilinearColumnTaps(inW, width);
     let rows = this.rows;
     if (!rows || rows.length !== inH * width) rows = this.rows = new Float64Array(inH * width);
     for (let r = 0; r < inH; r++) {

@@ -5,13 +5,9 @@ import type { ScalarMap } from './types';
  * Resizes a map bilinearly with half-pixel centres (PyTorch's interpolate with align_corners=False, which the
  * CAM papers' code uses); samples beyond the edge take the edge value. Same size returns the input.
  */
-export function resizeBilinear(map: ScalarMap, width: number, height: number): ScalarMap {
-  if (map.width === width && map.height === height) return map;
-  const { width: inW, height: inH, data } = map;
-  const out = new Float32Array(width * height);
+/** Column taps of a half-pixel-centre bilinear resize: left and right neighbour and the right one's weight (float32). */
+export function bilinearColumnTaps(inW: number, width: number): { x0: Int32Array; x1: Int32Array; fx: Float32Array } {
   const sx = inW / width;
-  const sy = inH / height;
-  // Precomputed column taps: index of the left neighbour and weight of the right one.
   const x0 = new Int32Array(width);
   const x1 = new Int32Array(width);
   const fx = new Float32Array(width);
@@ -22,6 +18,15 @@ export function resizeBilinear(map: ScalarMap, width: number, height: number): S
     x1[x] = Math.min(inW - 1, left + 1);
     fx[x] = src - left;
   }
+  return { x0, x1, fx };
+}
+
+export function resizeBilinear(map: ScalarMap, width: number, height: number): ScalarMap {
+  if (map.width === width && map.height === height) return map;
+  const { width: inW, height: inH, data } = map;
+  const out = new Float32Array(width * height);
+  const sy = inH / height;
+  const { x0, x1, fx } = bilinearColumnTaps(inW, width);
   for (let y = 0; y < height; y++) {
     const src = Math.max(0, (y + 0.5) * sy - 0.5);
     const top = Math.min(inH - 1, Math.floor(src));
