@@ -48,7 +48,7 @@ Options:
   --labels FILE      class names, one per line (default: labels.txt / labels.json / classes.txt beside the model)
   --backend B        node | wasm | cpu (default: the SALIENCY_LENS_BACKEND variable, else the best that loads)
   --threads N        wasm backend threads, 1..8 (default: the SALIENCY_LENS_THREADS variable, else half the CPU
-                     cores up to 4, and 1 below 4 cores; 1 = the single-threaded build; falls back to 1 if threads cannot start)
+                     cores, at least 2 and at most 4; 1 = the single-threaded build; falls back to 1 if threads cannot start)
 Method parameters:
   --samples N        SmoothGrad/VarGrad noisy samples (default 25)
   --noise F          SmoothGrad/VarGrad noise σ as a fraction of the input range (default 0.15)
