@@ -26,6 +26,8 @@ export interface Settings {
   options: MethodOptions;
   /** '' lets the engine choose. */
   backend: '' | 'node' | 'wasm' | 'cpu';
+  /** wasm backend threads, 1..MAX_THREADS; undefined lets the engine choose. */
+  threads: number | undefined;
   autoRefresh: boolean;
   requestTimeoutMs: number;
 }
@@ -44,6 +46,15 @@ function pick<T extends string>(value: unknown, allowed: readonly T[], fallback:
 
 function num(value: unknown, min: number, max: number, fallback: number): number {
   return typeof value === 'number' && Number.isFinite(value) ? Math.min(max, Math.max(min, value)) : fallback;
+}
+
+/** The most wasm threads the engine accepts (src/engine/wasmThreads.ts MAX_WASM_THREADS, not imported: the host never loads engine code). */
+export const MAX_THREADS = 8;
+
+/** Parses the wasm threads setting: 1..MAX_THREADS as a number or a string; anything else (such as "auto") is automatic. */
+export function parseThreadsSetting(value: unknown): number | undefined {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+  return Number.isInteger(n) && n >= 1 && n <= MAX_THREADS ? n : undefined;
 }
 
 /** Parses a target setting: "" → top-1, "281" → index 281, anything else → a label. */
@@ -74,6 +85,7 @@ export function readSettings(get: SettingGetter): Settings {
     },
     options: sanitizeOptions(Object.fromEntries(OPTION_KEYS.map((k) => [k, get(k)]))),
     backend: backend === 'node' || backend === 'wasm' || backend === 'cpu' ? backend : '',
+    threads: parseThreadsSetting(get('wasmThreads')),
     autoRefresh: get('autoRefresh') !== false,
     requestTimeoutMs: num(get('requestTimeoutSeconds'), 0, 3600, 300) * 1000,
   };

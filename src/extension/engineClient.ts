@@ -5,35 +5,12 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { oneLine } from '../shared/errors';
-import type {
-  BackendName, EngineMessage, EngineRequest, ErrorKind, ExplainResult, FeatureVisResult, FilterImage, LayerInfo, PredictResult,
-} from '../shared/protocol';
+import type { BackendName, EngineMessage, EngineRequest, FilterImage } from '../shared/protocol';
+import {
+  describeEnv, EngineError, engineEnv, RESULT_TYPES, type EngineEnv, type ParamsOf, type RequestType, type ResultOf, type WorkRequest,
+} from './engineTypes';
 
-type WorkRequest = Exclude<EngineRequest, { type: 'cancel' } | { type: 'shutdown' }>;
-/** The request types that produce a result. */
-export type RequestType = WorkRequest['type'];
-/** The parameters of each request type. */
-export type ParamsOf<T extends RequestType> = Extract<WorkRequest, { type: T }>['params'];
-/** The result of each request type. */
-export interface ResultOf {
-  predict: PredictResult;
-  explain: ExplainResult;
-  layers: LayerInfo[];
-  labels: string[];
-  visualizeFilters: FeatureVisResult;
-  dream: FeatureVisResult;
-}
-
-/** An error answered by the engine or raised by the client (crash, hang, failed start); one line. */
-export class EngineError extends Error {
-  /** 'cancelled' when the user cancelled, 'bad-input' for the user's files/options, 'internal' otherwise. */
-  readonly kind: ErrorKind;
-  constructor(kind: ErrorKind, message: string) {
-    super(message);
-    this.name = 'EngineError';
-    this.kind = kind;
-  }
-}
+export { EngineError, type ParamsOf, type RequestType, type ResultOf } from './engineTypes';
 
 /** How the client starts and watches the engine. */
 export interface EngineClientOptions {
@@ -41,6 +18,8 @@ export interface EngineClientOptions {
   enginePath: string;
   /** Backend preference passed as SALIENCY_LENS_BACKEND ('' or 'auto' lets the engine choose). */
   backend?: () => string;
+  /** wasm threads passed as SALIENCY_LENS_THREADS (undefined: automatic); a change restarts the engine at the next request. */
+  threads?: () => number | undefined;
   /** Silence (ms) from the engine during a request after which it counts as hung; 0 disables. */
   requestTimeoutMs: () => number;
   /** How long the engine may take to send `ready`. */
@@ -79,6 +58,8 @@ interface Pending {
 interface Running {
   child: ChildProcess;
   ready: Promise<void>;
+  /** The settings it was started with: when they change, the next request gets a fresh process. */
+  env: EngineEnv;
   /** Last log/stderr line: the best explanation when the process dies. */
   lastWords: string;
   /** Set when we stop the process on purpose, so its exit is not reported as a crash. */
@@ -88,12 +69,6 @@ interface Running {
   /** Rejects `ready` (startup failure or stop). */
   fail: (err: EngineError) => void;
 }
-
-/** The engine's answer type for each request type. */
-const RESULT_TYPES: Record<RequestType, EngineMessage['type']> = {
-  predict: 'predictResult', explain: 'explainResult', layers: 'layersResult', labels: 'labelsResult',
-  visualizeFilters: 'visualizeFiltersResult', dream: 'dreamResult',
-};
 
 /** Talks to one engine process at a time over Node IPC (advanced serialisation). */
 export class EngineClient {
@@ -209,24 +184,29 @@ export class EngineClient {
   }
 
   private ensureProcess(): Running {
+    const env = engineEnv(this.opts.backend?.() ?? '', this.opts.threads?.());
+    if (this.running && !sameEnv(this.running.env, env)) {
+      // Only reached between requests (pump runs one at a time), so no work is interrupted.
+      this.stopProcess(`engine settings changed to ${describeEnv(env) || 'automatic'}`, true);
+    }
     if (this.running) return this.running;
-    const backend = this.opts.backend?.() ?? '';
     const child = fork(this.opts.enginePath, [], {
       serialization: 'advanced',
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       // The extension host may run with inspector flags; the engine must not inherit them.
       execArgv: [],
       // Inside desktop VS Code process.execPath is Electron: make it behave as plain Node.
-      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', SALIENCY_LENS_BACKEND: backend === 'auto' ? '' : backend },
+      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', ...env },
     });
     let markReady!: () => void;
     let failStart!: (err: EngineError) => void;
     const ready = new Promise<void>((res, rej) => { markReady = res; failStart = rej; });
     // Callers attach handlers later; avoid an unhandled rejection if nobody is waiting any more.
     ready.catch(() => undefined);
-    const running: Running = { child, ready, lastWords: '', stopping: false, requeue: false, fail: (err) => failStart(err) };
+    const running: Running = { child, ready, env, lastWords: '', stopping: false, requeue: false, fail: (err) => failStart(err) };
     this.running = running;
-    this.opts.log(`starting engine ${this.opts.enginePath}${backend && backend !== 'auto' ? ` (backend ${backend})` : ''}`);
+    const settings = describeEnv(env);
+    this.opts.log(`starting engine ${this.opts.enginePath}${settings ? ` (${settings})` : ''}`);
 
     const startupTimer = setTimeout(() => {
       this.opts.log(`engine did not become ready within ${(this.startupTimeoutMs / 1000).toFixed(0)} s`);
@@ -403,4 +383,8 @@ export class EngineClient {
       child.kill('SIGKILL');
     }
   }
+}
+
+function sameEnv(a: EngineEnv, b: EngineEnv): boolean {
+  return a.SALIENCY_LENS_BACKEND === b.SALIENCY_LENS_BACKEND && a.SALIENCY_LENS_THREADS === b.SALIENCY_LENS_THREADS;
 }

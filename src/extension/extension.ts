@@ -25,6 +25,7 @@ export function activate(context: vscode.ExtensionContext): void {
   engine = new EngineClient({
     enginePath: vscode.Uri.joinPath(context.extensionUri, 'dist', 'engine.js').fsPath,
     backend: () => settings().backend,
+    threads: () => settings().threads,
     requestTimeoutMs: () => settings().requestTimeoutMs,
     log: (line) => log.info(line),
   });
@@ -153,6 +154,9 @@ export function activate(context: vscode.ExtensionContext): void {
       if (e.affectsConfiguration(`${SECTION}.backend`)) {
         log.info(`backend setting is now ${s.backend || 'auto'}: restarting the engine`);
         client.restart('backend setting changed');
+      } else if (e.affectsConfiguration(`${SECTION}.wasmThreads`)) {
+        // The client compares its settings at each request: a computation in progress is not cut short.
+        log.info(`wasm threads setting is now ${s.threads ?? 'auto'}: the engine restarts at its next request`);
       }
     }),
     vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {

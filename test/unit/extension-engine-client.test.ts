@@ -212,3 +212,40 @@ describe('EngineClient.restart', () => {
     assert.equal((await c.request('explain', params('/ok.png'))).method, 'vanilla');
   });
 });
+
+describe('EngineClient engine settings', () => {
+  /** What the fake engine reports of its process: its pid and the SALIENCY_LENS_THREADS it was given. */
+  const whoAnswers = async (c: EngineClient): Promise<{ pid: number; threads: string }> =>
+    (await c.request('predict', { imagePath: '/ok.png', modelPath: '/m/model.json' })) as unknown as { pid: number; threads: string };
+
+  it('passes the wasm threads, keeps the process while they stay, and restarts it at the next request when they change', async () => {
+    let threads: number | undefined = 2;
+    // A value in VS Code's own environment must not outrank the setting.
+    process.env.SALIENCY_LENS_THREADS = '7';
+    try {
+      const { c, logs } = client({ threads: () => threads });
+      const first = await whoAnswers(c);
+      assert.equal(first.threads, '2');
+      assert.equal((await whoAnswers(c)).pid, first.pid, 'same settings: same process');
+      assert.ok(logs.some((l) => l.includes('(2 wasm thread(s))')), 'the start is logged with its threads');
+      threads = undefined;
+      assert.equal(c.isRunning, true, 'the change alone does not stop the engine');
+      const second = await whoAnswers(c);
+      assert.notEqual(second.pid, first.pid);
+      assert.equal(second.threads, '', 'automatic: the engine chooses');
+      assert.ok(logs.some((l) => l.includes('stopping engine (engine settings changed to automatic)')));
+    } finally {
+      delete process.env.SALIENCY_LENS_THREADS;
+    }
+  });
+
+  it('lets a request in flight finish when the threads change under it', async () => {
+    let threads: number | undefined;
+    const { c, pids } = client({ threads: () => threads });
+    const r = await c.request('explain', params('/slow/a.png'), { onProgress: () => { threads = 1; } });
+    assert.equal(r.method, 'vanilla');
+    assert.equal(pids.length, 1);
+    assert.equal((await whoAnswers(c)).threads, '1');
+    assert.equal(pids.length, 2, 'the next request started a fresh process');
+  });
+});

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { mapCompareTarget } from '../../src/extension/compare';
-import { parseTarget, readSettings } from '../../src/extension/config';
+import { MAX_THREADS, parseTarget, parseThreadsSetting, readSettings } from '../../src/extension/config';
 import { featureOptions as featureOptionsOf } from '../../src/extension/filterSelect';
 import { exportPath, imageGlob, isImagePath, modelName, panelTitle, resolveSettingPath } from '../../src/extension/paths';
 import { parseRevivedState } from '../../src/extension/revive';
@@ -38,6 +38,7 @@ describe('settings', () => {
     assert.equal(s.resize, undefined);
     assert.deepEqual(s.display, { colormap: 'viridis', alpha: 0.5, clipPercentile: 99, reduce: 'max-abs' });
     assert.equal(s.backend, '');
+    assert.equal(s.threads, undefined);
     assert.equal(s.autoRefresh, true);
     assert.equal(s.requestTimeoutMs, 300_000);
   });
@@ -52,6 +53,12 @@ describe('settings', () => {
     assert.equal(s.preprocess, undefined);
     assert.equal(s.requestTimeoutMs, 0);
     assert.equal(s.autoRefresh, false);
+  });
+  it('reads the wasm threads as a number or a string of 1..8, anything else as automatic', () => {
+    assert.equal(from({ wasmThreads: '3' }).threads, 3);
+    assert.equal(from({ wasmThreads: 2 }).threads, 2);
+    assert.equal(parseThreadsSetting(String(MAX_THREADS)), MAX_THREADS);
+    for (const v of ['auto', '', '0', '9', 9, 0, -1, 2.5, '2.5', 'two', null, true]) assert.equal(parseThreadsSetting(v), undefined, String(v));
   });
   it('passes valid choices through', () => {
     const s = from({ method: 'guided', preprocess: 'imagenet', resize: 'center-crop', backend: 'wasm', colormap: 'jet' });
@@ -122,6 +129,16 @@ describe('package.json contributions', () => {
     assert.equal(props['saliencyLens.clipPercentile'].default, s.display.clipPercentile);
     assert.equal(props['saliencyLens.reduce'].default, s.display.reduce);
     assert.equal(props['saliencyLens.requestTimeoutSeconds'].default * 1000, s.requestTimeoutMs);
+    assert.equal(props['saliencyLens.wasmThreads'].default, 'auto');
+    assert.equal(s.threads, undefined);
+  });
+  it('offers exactly the thread counts the engine accepts', async () => {
+    // Loaded here only: the engine's module pulls in TensorFlow.js.
+    const { MAX_WASM_THREADS } = await import('../../src/engine/wasmThreads');
+    assert.equal(MAX_THREADS, MAX_WASM_THREADS);
+    const offered: string[] = props['saliencyLens.wasmThreads'].enum;
+    assert.deepEqual(offered, ['auto', ...Array.from({ length: MAX_WASM_THREADS }, (_, i) => String(i + 1))]);
+    for (const v of offered.slice(1)) assert.equal(parseThreadsSetting(v), Number(v));
   });
   it('declares every command in the "Saliency Lens" category, and every menu command', () => {
     const ids = new Set(pkg.contributes.commands.map((c: { command: string; category: string }) => {
