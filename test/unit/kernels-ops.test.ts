@@ -63,6 +63,8 @@ const cases: OpCase[] = [
   { op: 'affine', x: X, weights: { scale: [4], shift: [4] } },
   { op: 'batchNorm', x: X, attrs: { epsilon: 1e-3 }, weights: { mean: [4], variance: [4], gamma: [4], beta: [4] } },
   { op: 'instanceNorm', x: X, weights: { gamma: [4], beta: [4] } },
+  { op: 'layerNorm', x: X, attrs: { axes: [3], epsilon: 1e-6 }, weights: { gamma: [4], beta: [4] } },
+  { op: 'layerNorm', x: X, attrs: { axes: [1, 2, 3] }, weights: { gamma: [7, 6, 4] } },
   ...(['relu', 'relu6', 'selu', 'sigmoid', 'hardSwish', 'swish', 'gelu', 'tanh', 'softplus', 'erf', 'exp', 'identity', 'neg', 'abs'] as const)
     .map((op): OpCase => ({ op, x: X, kind: op === 'abs' ? 'signed' : 'quantised' })),
   { op: 'clip', x: X, attrs: { min: -1, max: 1.5 }, kind: 'quantised' },
@@ -99,6 +101,9 @@ const cases: OpCase[] = [
   { op: 'resize', x: X, attrs: { size: [14, 9], method: 'nearest' } },
   { op: 'resize', x: X, attrs: { size: [11, 13], method: 'bilinear' } },
   { op: 'resize', x: X, attrs: { size: [11, 13], method: 'bilinear', alignCorners: true } },
+  { op: 'resize', x: X, attrs: { size: [11, 4], method: 'cubic', coordinateMode: 'half_pixel' } },
+  { op: 'resize', x: X, attrs: { size: [11, 13], method: 'cubic', coordinateMode: 'align_corners', cubicCoeffA: -0.5, excludeOutside: true } },
+  { op: 'resize', x: X, attrs: { size: [11, 10], ratio: [1 / 1.7, 1 / 1.7], method: 'cubic', coordinateMode: 'pytorch_half_pixel' } },
 ];
 
 function runCase(c: OpCase, i: number, fast: boolean) {

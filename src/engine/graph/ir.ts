@@ -25,6 +25,7 @@ export type AttrValue = number | string | boolean | number[] | string[] | null |
  *  - affine           weights.scale? [C], weights.shift? [C]  -> x*scale + shift
  *  - batchNorm        weights.mean, variance, gamma?, beta? [C]; attrs.epsilon
  *  - instanceNorm     weights.gamma?, beta? [C]; attrs.epsilon (normalises over H,W per sample and channel)
+ *  - layerNorm        attrs.axes number[] (normalised together), attrs.epsilon; weights.gamma?, beta? broadcast to x
  * Activations (a "ReLU family" op is one of relu, relu6, clip, leakyRelu, prelu, elu — guided backprop hooks them):
  *  - relu, relu6, clip (attrs.min, attrs.max), leakyRelu (attrs.alpha), prelu (weights.alpha, broadcast to last
  *    axis), elu (attrs.alpha, default 1), selu, sigmoid, hardSigmoid (attrs.alpha, attrs.beta; y=clip(a*x+b,0,1)),
@@ -43,13 +44,15 @@ export type AttrValue = number | string | boolean | number[] | string[] | null |
  *  - concat    attrs.axis (may be negative)
  *  - pad       attrs.paddings [[before,after] per axis]; attrs.mode 'constant'|'reflect'|'symmetric'; attrs.value
  *  - slice     attrs.begin number[], attrs.size number[] (-1 = to the end); attrs.strides? number[]
- *  - resize    attrs.size [h,w]; attrs.method 'nearest'|'bilinear'; attrs.alignCorners, attrs.halfPixelCenters
+ *  - resize    attrs.size [h,w]; attrs.method 'nearest'|'bilinear'|'cubic'; attrs.alignCorners, attrs.halfPixelCenters
  *              attrs.ratio? [h,w]: input/output coordinate ratio when not the size ratio (resize by a scale factor)
+ *              cubic (ONNX semantics): attrs.coordinateMode 'half_pixel'|'pytorch_half_pixel'|'align_corners'|
+ *              'asymmetric', attrs.cubicCoeffA (default -0.75), attrs.excludeOutside
  *  - const     weights.value: a constant tensor (any shape), no inputs
  */
 export type OpType =
   | 'conv2d' | 'depthwiseConv2d' | 'conv2dTranspose' | 'maxPool' | 'avgPool'
-  | 'dense' | 'matmul' | 'affine' | 'batchNorm' | 'instanceNorm'
+  | 'dense' | 'matmul' | 'affine' | 'batchNorm' | 'instanceNorm' | 'layerNorm'
   | 'relu' | 'relu6' | 'clip' | 'leakyRelu' | 'prelu' | 'elu' | 'selu' | 'sigmoid' | 'hardSigmoid'
   | 'hardSwish' | 'swish' | 'gelu' | 'tanh' | 'softplus' | 'erf' | 'exp' | 'log' | 'softmax' | 'logSoftmax'
   | 'identity'

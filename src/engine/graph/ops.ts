@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // Gradient definitions are registered separately from the ops in tfjs-core.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import type { AttrValue, GraphNode, OpType, Padding } from './ir';
+import { type CubicCoordinateMode, cubicWeights } from './cubic';
 import { conv2dInputGradFriendly, conv2dTransposeInputGradFriendly, depthwiseConv2dInputGradFriendly } from '../kernels/convolution';
 import { maxPoolInputGradFriendly } from '../kernels/pooling';
 import { denseInputGradFriendly } from '../kernels/dense';
@@ -140,9 +141,10 @@ function batchNorm(x: tf.Tensor, node: GraphNode): tf.Tensor {
   return batchNormInputGradFriendly(x, mean, variance, beta, gamma, eps);
 }
 
-function instanceNorm(x: tf.Tensor, node: GraphNode): tf.Tensor {
+/** Normalises x over `axes` (instance norm: H, W; layer norm: the given axes), then gamma and beta. */
+function normalize(x: tf.Tensor, node: GraphNode, axes: number[]): tf.Tensor {
   const eps = num(node.attrs.epsilon, 1e-5);
-  const { mean, variance } = tf.moments(x, [1, 2], true);
+  const { mean, variance } = tf.moments(x, axes, true);
   let y = tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps)));
   if (node.weights.gamma) y = tf.mul(y, node.weights.gamma);
   if (node.weights.beta) y = tf.add(y, node.weights.beta);
@@ -219,13 +221,26 @@ function resize(x: tf.Tensor4D, node: GraphNode): tf.Tensor {
   const half = bool(node.attrs.halfPixelCenters, !align);
   const nearest = node.attrs.method === 'nearest';
   const ratio = Array.isArray(node.attrs.ratio) ? (node.attrs.ratio as number[]) : undefined;
+  if (node.attrs.method === 'cubic') {
+    // No cubic resize in TF.js: the same separable matrix products, with cubic taps.
+    const mode = (node.attrs.coordinateMode as CubicCoordinateMode | undefined) ?? 'half_pixel';
+    const axis = (inSize: number, outSize: number, r?: number) => cubicWeights({
+      inSize, outSize, mode, a: num(node.attrs.cubicCoeffA, -0.75), excludeOutside: bool(node.attrs.excludeOutside, false), ratio: r,
+    });
+    return resizeSeparable(x, axis(h, oh, ratio?.[0]), oh, axis(w, ow, ratio?.[1]), ow);
+  }
   if (!ratio) return nearest ? tf.image.resizeNearestNeighbor(x, [oh, ow], align, half) : tf.image.resizeBilinear(x, [oh, ow], align, half);
   // tf.image.resize* derive coordinates from the sizes; a fractional scale factor needs its own weights.
+  return resizeSeparable(x, resizeWeights(h, oh, nearest, align, half, ratio[0]), oh, resizeWeights(w, ow, nearest, align, half, ratio[1]), ow);
+}
+
+/** Resizes H then W of x [N,H,W,C] with [out, in] weight matrices. */
+function resizeSeparable(x: tf.Tensor4D, rows: Float32Array, oh: number, cols: Float32Array, ow: number): tf.Tensor {
   return tf.tidy(() => {
     let y: tf.Tensor = tf.transpose(x, [1, 0, 2, 3]); // [H, N, W, C]
-    y = resizeLeadingAxis(y, resizeWeights(h, oh, nearest, align, half, ratio[0]), oh);
+    y = resizeLeadingAxis(y, rows, oh);
     y = tf.transpose(y, [2, 1, 0, 3]); // [W, N, oh, C]
-    y = resizeLeadingAxis(y, resizeWeights(w, ow, nearest, align, half, ratio[1]), ow);
+    y = resizeLeadingAxis(y, cols, ow);
     return tf.transpose(y, [1, 2, 0, 3]);
   });
 }
@@ -258,7 +273,8 @@ export const OP_IMPLS: Record<OpType, OpImpl> = {
   matmul: ([a, b], n) => tf.matMul(a, b, bool(n.attrs.transposeA, false), bool(n.attrs.transposeB, false)),
   affine: ([x], n) => affine(x, n),
   batchNorm: ([x], n) => batchNorm(x, n),
-  instanceNorm: ([x], n) => instanceNorm(x, n),
+  instanceNorm: ([x], n) => normalize(x, n, [1, 2]),
+  layerNorm: ([x], n) => normalize(x, n, n.attrs.axes as number[]),
   relu: unary(reluInputGradFriendly),
   relu6: unary(relu6InputGradFriendly),
   clip: ([x], n) => clipInputGradFriendly(x, num(n.attrs.min, -3.4e38), num(n.attrs.max, 3.4e38)),
