@@ -94,10 +94,10 @@ describe('ONNX unsupported ops', () => {
   it('reports an unsupported attribute value with the node', async () => {
     const dir = folder();
     const bytes = onnxModel([
-      onnxNode('Resize', ['x', '', 'scales'], ['r'], { mode: 'cubic' }, 'upsample'),
+      onnxNode('Resize', ['x', '', 'scales'], ['r'], { mode: 'cubic', coordinate_transformation_mode: 'tf_crop_and_resize' }, 'upsample'),
       onnxNode('GlobalAveragePool', ['r'], ['y'], {}, 'pool'),
     ], [rawTensor('scales', [4], [1, 1, 2, 2])], valueInfo('x', [1, 3, 4, 4]), valueInfo('y', [1, 3, 1, 1]));
-    await rejects(write(dir, 'm.onnx', bytes), /node "upsample" \(Resize, opset 13\): resize mode "cubic" is not supported/);
+    await rejects(write(dir, 'm.onnx', bytes), /node "upsample" \(Resize, opset 13\): cubic resizing with coordinate_transformation_mode "tf_crop_and_resize" is not supported/);
   });
 });
 

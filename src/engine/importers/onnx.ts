@@ -12,6 +12,7 @@ import { Attrs, type Dim, identityPerm, NHWC_PERM, OnnxConverter, type PendingNo
 import { canFold, CONST_FOLDERS } from './onnxFold';
 import { MATH_OPS } from './onnxOpsMath';
 import { NN_OPS, type OpConverter } from './onnxOpsNn';
+import { NORM_OPS } from './onnxOpsNorm';
 import { SHAPE_OPS } from './onnxOpsShape';
 import { optimizeGraph } from './onnxOptimize';
 import { decodeModelProto, int64, type OnnxGraphProto, type OnnxModelProto, type OnnxValueInfo } from './onnxSchema';
@@ -25,10 +26,10 @@ export interface OnnxImportOptions {
 
 /** Every ONNX op type the importer converts (for documentation and listings). */
 export const SUPPORTED_ONNX_OPS: readonly string[] = [
-  ...new Set([...Object.keys(NN_OPS), ...Object.keys(MATH_OPS), ...Object.keys(SHAPE_OPS), ...Object.keys(CONST_FOLDERS)]),
+  ...new Set([...Object.keys(NN_OPS), ...Object.keys(NORM_OPS), ...Object.keys(MATH_OPS), ...Object.keys(SHAPE_OPS), ...Object.keys(CONST_FOLDERS)]),
 ].sort();
 
-const CONVERTERS: Record<string, OpConverter> = { ...SHAPE_OPS, ...MATH_OPS, ...NN_OPS };
+const CONVERTERS: Record<string, OpConverter> = { ...SHAPE_OPS, ...MATH_OPS, ...NN_OPS, ...NORM_OPS };
 
 /** The oldest and newest default-domain opsets we accept; newer ones load with a note. */
 const MIN_OPSET = 7;

@@ -284,7 +284,7 @@ const resize: OpConverter = (cx: OnnxConverter, at: Attrs) => {
   const mode = at.string('mode', 'nearest');
   const coord = legacy ? 'asymmetric' : at.string('coordinate_transformation_mode', 'half_pixel');
   const nearestMode = legacy ? 'floor' : at.string('nearest_mode', 'round_prefer_floor');
-  let attrs: Record<string, boolean | string | number[]>;
+  let attrs: Record<string, boolean | string | number | number[]>;
   if (mode === 'nearest') {
     // TF.js nearest neighbour: floor(dst*scale), floor((dst+0.5)*scale), or round() on aligned corners.
     if (coord === 'asymmetric' && nearestMode === 'floor') attrs = { alignCorners: false, halfPixelCenters: false };
@@ -298,6 +298,11 @@ const resize: OpConverter = (cx: OnnxConverter, at: Attrs) => {
     else if (coord === 'asymmetric') attrs = { alignCorners: false, halfPixelCenters: false };
     else cx.fail(`linear resizing with coordinate_transformation_mode "${coord}" is not supported`);
     attrs.method = 'bilinear';
+  } else if (mode === 'cubic' && !legacy) {
+    if (!['half_pixel', 'pytorch_half_pixel', 'align_corners', 'asymmetric'].includes(coord)) {
+      cx.fail(`cubic resizing with coordinate_transformation_mode "${coord}" is not supported`);
+    }
+    attrs = { method: 'cubic', coordinateMode: coord, cubicCoeffA: at.float('cubic_coeff_a', -0.75), excludeOutside: at.int('exclude_outside', 0) === 1 };
   } else {
     cx.fail(`resize mode "${mode}" is not supported`);
   }

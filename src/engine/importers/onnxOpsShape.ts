@@ -1,4 +1,4 @@
-/** ONNX → IR converters of shape ops on activations (Reshape, Flatten, Transpose, Squeeze, Slice, ...). */
+/** ONNX → IR converters of shape ops on activations (Reshape, Flatten, Transpose, Squeeze, Slice, Split, ...). */
 import { BATCH, intConst, sliceRange } from './onnxConst';
 import {
   type Activation, type Attrs, type Dim, dimProduct, identityPerm, isIdentity, OnnxConverter, reshapeTarget,
@@ -225,6 +225,50 @@ const expand: OpConverter = (cx: OnnxConverter) => {
   cx.output(OnnxConverter.act(cx.emit('mul', [x.ref, onesRef]), shape, x.perm));
 };
 
+/** The part sizes of Split: an attribute (opset < 13), input 1, `num_outputs` (opset 18), else equal parts. */
+function splitSizes(cx: OnnxConverter, at: Attrs, size: number): number[] {
+  const outputs = cx.node.output.length;
+  const given = cx.opset >= 13 ? cx.ints(1, 'split') : at.ints('split');
+  if (given && given.length > 0) {
+    if (given.length !== outputs) cx.fail(`${given.length} split sizes for ${outputs} outputs`);
+    if (given.some((s) => s < 1) || given.reduce((a, b) => a + b, 0) !== size) {
+      cx.fail(`split sizes [${given.join(', ')}] do not add up to the axis size ${size}`);
+    }
+    return given;
+  }
+  const parts = cx.opset >= 18 && at.has('num_outputs') ? at.int('num_outputs', outputs) : outputs;
+  if (parts !== outputs) cx.fail(`num_outputs is ${parts} but the node has ${outputs} outputs`);
+  // Opset 18 lets the last part be smaller; before it the axis must divide evenly.
+  const chunk = cx.opset >= 18 ? Math.ceil(size / parts) : size / parts;
+  const last = size - chunk * (parts - 1);
+  if (!Number.isInteger(chunk) || last < 1) cx.fail(`an axis of size ${size} cannot be split into ${parts} parts`);
+  return [...new Array<number>(parts - 1).fill(chunk), last];
+}
+
+/** Split of an activation: one slice per output, along the axis wherever the layout put it. */
+const split: OpConverter = (cx: OnnxConverter, at: Attrs) => {
+  const x = cx.act(0);
+  const rank = x.shape.length;
+  const axis = normAxes([at.int('axis', 0)], rank)[0];
+  if (axis < 0 || axis >= rank) cx.fail(`axis ${at.int('axis', 0)} is out of range for a rank-${rank} input`);
+  const d = x.shape[axis];
+  if (typeof d !== 'number') cx.fail('splitting an axis of dynamic size is not supported');
+  const sizes = splitSizes(cx, at, d);
+  const k = x.perm.indexOf(axis);
+  let start = 0;
+  sizes.forEach((n, i) => {
+    const begin = new Array<number>(rank).fill(0);
+    const size = new Array<number>(rank).fill(-1);
+    begin[k] = start;
+    size[k] = n;
+    start += n;
+    const name = cx.node.output[i];
+    if (!name || (cx.consumers.get(name) ?? 0) === 0) return;
+    const ref = cx.emit('slice', [x.ref], { begin, size }, {}, i === 0 ? undefined : `output${i}`);
+    cx.output(OnnxConverter.act(ref, x.shape.map((dim, a) => (a === axis ? n : dim)), x.perm), i);
+  });
+};
+
 /** Converters of shape ops on activations, by ONNX op type. */
 export const SHAPE_OPS: Record<string, OpConverter> = {
   Identity: alias,
@@ -239,6 +283,7 @@ export const SHAPE_OPS: Record<string, OpConverter> = {
   Slice: slice,
   Gather: gather,
   Expand: expand,
+  Split: split,
 };
 
 /** Exposed for the constant folder, which shares the Reshape rules. */
