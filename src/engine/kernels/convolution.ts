@@ -10,6 +10,7 @@ import { MAX_PHASES, gatherTaps, interleave } from './layout';
 import { subKernel } from './kernel_cache';
 import { fastGradientsEnabled, jsKernelsAvailable } from './js_kernel';
 import { gemmBackpropInput, gemmBackpropSuits } from './col2im';
+import { winogradConv2d, winogradSuits } from './winograd';
 
 /** Explicit or keyword padding as tfjs conv ops take it. */
 export type ConvPadding = ConvPad;
@@ -27,6 +28,11 @@ export function convBackpropInput(
   const [n, h, w, ci] = xShape;
   const [kh, kw] = kernel.shape;
   if (!depthwise && gemmBackpropSuits(ci, kernel.shape[3], strides)) return gemmBackpropInput(dy, kernel, xShape, strides, pad, dilations);
+  if (!depthwise && winogradSuits(dy.shape, [kh, kw, kernel.shape[3], ci], strides, dilations)) {
+    // Stride 1: dx is dy convolved with the flipped kernel, padded by 2 − the forward padding.
+    const [t, b, l, r] = convGeometry(h, w, kh, kw, strides, dilations, pad).pad.map((p) => kh - 1 - p);
+    if (Math.min(t, b, l, r) >= 0) return winogradConv2d(dy, kernel, [[0, 0], [t, b], [l, r], [0, 0]], undefined, true);
+  }
   if (strides[0] * strides[1] > MAX_PHASES) return plainBackprop(dy, kernel, xShape, strides, pad, dilations, depthwise);
   const geo = convGeometry(h, w, kh, kw, strides, dilations, pad);
   const planH = planAxis(h, dy.shape[1], kh, strides[0], dilations[0], geo.pad[0]);
@@ -99,6 +105,7 @@ function inputOnlyGradient(
     return bias ? tf.add(y, bias) : y;
   }
   const forward = (xs: tf.Tensor4D, k: tf.Tensor4D): tf.Tensor4D => {
+    if (!depthwise && winogradSuits(xs.shape, k.shape, strides, dilations)) return winogradConv2d(xs, k, pad, bias);
     if (!bias) return (depthwise ? tf.depthwiseConv2d : tf.conv2d)(xs, k, strides, pad, 'NHWC', dilations);
     // Explicit padding works at run time (computeConv2DInfo), though the fused ops' types leave it out.
     const args = { x: xs, filter: k, strides, pad: pad as 'same', dataFormat: 'NHWC' as const, dilations, bias };

@@ -15,6 +15,8 @@ export interface JsKernelSpec {
   inputNames: string[];
   outShapes: (inShapes: number[][], attrs: tf.NamedAttrMap) => number[][];
   body: JsKernelBody;
+  /** The body writes every output element, so the outputs need not be zeroed first. */
+  writesAllOutputs?: boolean;
 }
 
 interface WasmBackendLike {
@@ -65,7 +67,7 @@ function run(spec: JsKernelSpec, args: { inputs: tf.NamedTensorInfoMap; backend:
     // Allocate first: growing the wasm heap detaches views taken before.
     const outInfos = outShapes.map((s) => wasm.makeOutput(s, 'float32'));
     const outs = outInfos.map((o) => wasm.typedArrayFromHeap(o));
-    for (const o of outs) o.fill(0);
+    if (!spec.writesAllOutputs) for (const o of outs) o.fill(0);
     const ins = infos.map((t) => wasm.typedArrayFromHeap(t));
     spec.body(ins, inShapes, outs, attrs);
     return outInfos;

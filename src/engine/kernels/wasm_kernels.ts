@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { assemble, FnBuilder, SIMD } from './wasm_asm';
+import { winogradInput, winogradOutput } from './wasm_winograd';
 
 type Kernel = (...args: number[]) => void;
 
@@ -18,6 +19,10 @@ export interface WasmKernels {
   anyNaN: (ptr: number, count: number) => number;
   /** src, dst, n, q, p, c, sh, sw, rh, rw, outH, outW, qLim, pLim: one stride phase into the interleaved tensor. */
   interleavePhase: Kernel;
+  /** x, n, hp, wp, c, tilesH, tilesW, v0 … v35: Winograd F(4×4, 3×3) input tiles (see wasm_winograd.ts). */
+  winogradInput: Kernel;
+  /** m0 … m35, y, bias, n, ho, wo, co, tilesH, tilesW: Winograd output tiles plus bias. */
+  winogradOutput: Kernel;
 }
 
 /**
@@ -177,16 +182,26 @@ export function setWasmKernelsEnabled(on: boolean): void {
   enabled = on;
 }
 
+/** Whether the wasm SIMD kernels can run now (the wasm backend, SIMD, and not switched off by a test). */
+export function wasmKernelsReady(): boolean {
+  const memory = enabled ? backendMemory() : undefined;
+  return memory !== undefined && kernelsFor(memory) !== null;
+}
+
 /** The kernels for arrays that live in the wasm backend's memory, or null (other backends, or no SIMD). */
 export function wasmKernelsFor(...arrays: Float32Array[]): WasmKernels | null {
   const memory = enabled ? backendMemory() : undefined;
   if (!memory || arrays.some((a) => a.buffer !== memory.buffer)) return null;
+  return kernelsFor(memory);
+}
+
+function kernelsFor(memory: WasmMemory): WasmKernels | null {
   let kernels = instances.get(memory);
   if (kernels === undefined) {
     try {
       const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
       // Synchronous compilation: the module is a few hundred bytes.
-      const module = new webAssembly.Module(assemble([maxPoolScatter(), col2im(), anyNaN(), interleavePhase()], shared));
+      const module = new webAssembly.Module(assemble([maxPoolScatter(), col2im(), anyNaN(), interleavePhase(), winogradInput(), winogradOutput()], shared));
       const raw = new webAssembly.Instance(module, { env: { memory } }).exports as Record<string, Kernel>;
       kernels = Object.fromEntries(Object.entries(raw).map(([name, fn]) => [name, (...args: number[]) => {
         calls.set(name, (calls.get(name) ?? 0) + 1);
