@@ -1,5 +1,5 @@
 /** Pure state of a feature visualisation panel: the tiles of the grid, filled live and then finished. */
-import type { FeatureKind, FilterImage, RgbaImage, ToFeatureWebviewMessage } from '../src/shared/protocol';
+import type { FeatureJob, FeatureKind, FilterImage, RgbaImage, ToFeatureWebviewMessage } from '../src/shared/protocol';
 
 /** One tile: a filter (null: a whole-layer dream), its latest image and, when done, its objective values. */
 export interface Tile {
@@ -25,6 +25,8 @@ export interface FeatureState {
   error?: { message: string; cancelled: boolean };
   /** The tile shown enlarged (by position), if any. */
   enlarged?: number;
+  /** The host's request, kept in the saved state so the host can reopen the panel after a reload. */
+  job?: FeatureJob;
 }
 
 /** The empty state before the host says what the panel is about. */
@@ -56,7 +58,7 @@ export function featureReducer(state: FeatureState, msg: ToFeatureWebviewMessage
       const same = state.title === msg.title && state.tiles.length > 0;
       return {
         ...state, kind: msg.kind, title: msg.title, modelName: msg.modelName, layer: msg.layer, steps: msg.steps || state.steps,
-        tiles: same ? state.tiles : msg.filters.map((index) => ({ index, step: 0 })),
+        tiles: same ? state.tiles : msg.filters.map((index) => ({ index, step: 0 })), job: msg.job ?? state.job,
       };
     }
     case 'featureImages':
@@ -64,13 +66,21 @@ export function featureReducer(state: FeatureState, msg: ToFeatureWebviewMessage
       return { ...state, tiles: withImages(state.tiles, msg.images, msg.step, false), step: Math.max(state.step, msg.step), steps: msg.steps || state.steps };
     case 'featureResult':
       return { ...state, tiles: withImages(state.tiles, msg.result.filters, msg.result.steps, true), step: msg.result.steps, steps: msg.result.steps, done: true, layer: msg.result.layer, error: undefined };
-    case 'featureBusy':
-      return { ...state, busy: msg.message ? { message: msg.message, fraction: msg.fraction } : undefined };
+    case 'featureBusy': {
+      const busy = msg.message ? { message: msg.message, fraction: msg.fraction } : undefined;
+      // A new run starts: the last one's error (such as "Cancelled.") no longer applies.
+      return busy && !state.busy ? { ...state, busy, error: undefined } : { ...state, busy };
+    }
     case 'featureError':
       return { ...state, error: { message: msg.message, cancelled: msg.cancelled } };
     default:
       return state;
   }
+}
+
+/** The "Run again" button is offered after a cancel or a failure, never while running or once finished. */
+export function canRunAgain(state: Pick<FeatureState, 'busy' | 'error' | 'done'>): boolean {
+  return !state.busy && !!state.error && !state.done;
 }
 
 /** A tile's caption: "#12", with "before → after" once finished. */

@@ -4,11 +4,14 @@ import '@vscode-elements/elements/dist/vscode-progress-bar/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import type { FromFeatureWebviewMessage, RgbaImage, ToFeatureWebviewMessage } from '../src/shared/protocol';
 import { byId, h, setChildren } from './dom';
-import { emptyFeatureState, featureReducer, moveFocus, tileCaption, tileFileName, type FeatureState, type Tile } from './filterState';
+import { restoreFeature, saveFeature, worthSaving } from './featureSave';
+import { canRunAgain, featureReducer, moveFocus, tileCaption, tileFileName, type FeatureState, type Tile } from './filterState';
 
 /** The part of the webview API the grid uses. */
 export interface FeatureApi {
   postMessage(message: FromFeatureWebviewMessage): void;
+  getState(): unknown;
+  setState(state: unknown): void;
 }
 
 /** Draws an RGBA image on a canvas (sized to the image; CSS scales it). */
@@ -27,7 +30,8 @@ function pngOf(canvas: HTMLCanvasElement): Promise<ArrayBuffer> {
 
 /** Builds the grid UI and handles the host's messages. */
 export function startFeatures(api: FeatureApi): void {
-  let state: FeatureState = emptyFeatureState();
+  // A reloaded webview (hidden then shown, or a window reload) starts from what it saved.
+  let state: FeatureState = restoreFeature(api.getState());
   const tileViews: { item: HTMLElement; root: HTMLButtonElement; canvas: HTMLCanvasElement; caption: HTMLElement; image?: RgbaImage }[] = [];
   let lastFocus = 0;
   let liveMessages = 0;
@@ -46,6 +50,7 @@ export function startFeatures(api: FeatureApi): void {
       h('div', { class: 'busy-body' }, h('span', { id: 'busy-text' }), h('vscode-progress-bar', { id: 'busy-progress', max: '1', 'aria-label': 'Progress' })),
       h('vscode-button', { id: 'cancel', secondary: true, title: 'Stop the optimisation (the images so far stay)' }, 'Cancel')),
     h('p', { id: 'error', class: 'error', role: 'alert', hidden: true }),
+    h('vscode-button', { id: 'rerun', secondary: true, hidden: true, title: 'Compute the images again' }, 'Run again'),
     h('div', { id: 'grid', class: 'filter-grid', role: 'list', 'aria-label': 'Filters' }),
     h('section', { id: 'enlarged', class: 'enlarged', hidden: true, 'aria-label': 'Enlarged image' },
       h('div', { class: 'enlarged-head' },
@@ -71,6 +76,7 @@ export function startFeatures(api: FeatureApi): void {
     api.postMessage({ type: 'exportPngs', files });
   };
   byId('cancel').addEventListener('click', () => api.postMessage({ type: 'cancel' }));
+  byId('rerun').addEventListener('click', () => api.postMessage({ type: 'rerun' }));
   byId('close-enlarged').addEventListener('click', close);
   byId('export-all').addEventListener('click', () => void exportTiles(state.tiles.map((_, i) => i)));
   byId('export-one').addEventListener('click', () => { if (state.enlarged !== undefined) void exportTiles([state.enlarged]); });
@@ -131,6 +137,7 @@ export function startFeatures(api: FeatureApi): void {
     const err = byId('error');
     err.hidden = !state.error;
     err.textContent = state.error?.message ?? '';
+    byId('rerun').hidden = !canRunAgain(state);
     const grid = byId('grid');
     while (tileViews.length < state.tiles.length) {
       const v = buildTile(tileViews.length);
@@ -159,7 +166,9 @@ export function startFeatures(api: FeatureApi): void {
     const msg = event.data;
     if (!msg || typeof msg !== 'object' || typeof msg.type !== 'string') return;
     if (msg.type === 'featureImages') liveMessages++;
+    const before = state;
     state = featureReducer(state, msg);
+    if (worthSaving(before, state, msg)) api.setState(saveFeature(state));
     render();
   });
   render();

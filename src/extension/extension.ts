@@ -9,7 +9,7 @@ import { readSettings, SECTION, type Settings } from './config';
 import { EngineClient } from './engineClient';
 import { dreamJob, filtersJob } from './featureCommands';
 import type { FeatureJob } from './featureCore';
-import { openFeaturePanel, type FeaturePanel } from './featurePanel';
+import { FEATURE_VIEW_TYPE, openFeaturePanel, reviveFeaturePanel, type FeaturePanel } from './featurePanel';
 import { activeImageUri, imageFromArg, pickImage } from './images';
 import { ModelStore, pickModel } from './models';
 import { PANEL_VIEW_TYPE, type SaliencyPanel } from './panel';
@@ -112,6 +112,7 @@ export function activate(context: vscode.ExtensionContext): void {
     if (image) await compareFor(undefined, image);
   });
 
+  const featureHost = { engine: client, log, extensionUri: context.extensionUri };
   let lastFeature: FeaturePanel | undefined;
   /** Opens a filter grid or dream panel with the model's preprocessing settings. */
   const openFeature = async (job: FeatureJob | undefined): Promise<void> => {
@@ -120,7 +121,7 @@ export function activate(context: vscode.ExtensionContext): void {
     job.params.preprocess ??= preprocess;
     job.params.resize ??= resize;
     // Filter grids and dreams gather in one column beside the code.
-    lastFeature = await openFeaturePanel({ engine: client, log, extensionUri: context.extensionUri }, job, lastFeature);
+    lastFeature = await openFeaturePanel(featureHost, job, lastFeature);
     const panel = lastFeature;
     context.subscriptions.push({ dispose: () => panel.panel.dispose() });
   };
@@ -165,6 +166,18 @@ export function activate(context: vscode.ExtensionContext): void {
           await panels.revive(webviewPanel, state);
         } catch (err) {
           log.error(`restoring a panel: ${oneLine(err)}`);
+        }
+      },
+    }),
+    vscode.window.registerWebviewPanelSerializer(FEATURE_VIEW_TYPE, {
+      deserializeWebviewPanel: async (webviewPanel, state) => {
+        try {
+          const panel = reviveFeaturePanel(featureHost, webviewPanel, state);
+          if (!panel) return;
+          if (!lastFeature || lastFeature.isDisposed) lastFeature = panel;
+          context.subscriptions.push({ dispose: () => panel.panel.dispose() });
+        } catch (err) {
+          log.error(`restoring a filter or dream panel: ${oneLine(err)}`);
         }
       },
     }),

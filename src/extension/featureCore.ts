@@ -4,9 +4,7 @@
  * and the latest images kept for a reloaded webview.
  */
 import { oneLine } from '../shared/errors';
-import type {
-  DreamParams, FeatureKind, FeatureVisResult, FilterImage, FromFeatureWebviewMessage, ToFeatureWebviewMessage, VisualizeFiltersParams,
-} from '../shared/protocol';
+import type { FeatureJob, FeatureKind, FeatureVisResult, FilterImage, FromFeatureWebviewMessage, ToFeatureWebviewMessage } from '../shared/protocol';
 import { EngineError, type EngineClient } from './engineClient';
 import type { PanelCoreHost } from './panelCore';
 import { modelName } from './paths';
@@ -15,12 +13,11 @@ import { modelName } from './paths';
 export type FeatureCoreHost = Pick<PanelCoreHost, 'withProgress' | 'showError' | 'log'> & {
   engine: Pick<EngineClient, 'request'>;
   post(message: ToFeatureWebviewMessage): void;
+  /** Checked before each run (a panel restored after a reload): a one-line reason not to run, shown in the panel. */
+  check?(job: FeatureJob): Promise<string | undefined>;
 };
 
-/** The request a panel runs. */
-export type FeatureJob =
-  | { kind: 'filters'; params: VisualizeFiltersParams & { layer: string } }
-  | { kind: 'dream'; params: DreamParams };
+export type { FeatureJob } from '../shared/protocol';
 
 /** How often (ms) live images and progress are forwarded to the webview. */
 const POST_EVERY_MS = 150;
@@ -73,6 +70,23 @@ export class FeatureCore {
     this.result = undefined;
     this.error = undefined;
     const { job } = this;
+    if (this.host.check) {
+      let refusal: string | undefined;
+      try {
+        refusal = await this.host.check(job);
+      } catch (err) {
+        refusal = oneLine(err);
+      }
+      if (this.abort !== ac) return;
+      if (refusal) {
+        // Shown in the panel only: a window reload should not greet the user with notifications.
+        this.abort = undefined;
+        this.error = { message: refusal, cancelled: false };
+        this.host.log.warn(`not running ${featureTitle(job)}: ${refusal}`);
+        this.host.post({ type: 'featureError', ...this.error });
+        return;
+      }
+    }
     const what = job.kind === 'filters'
       ? `Visualising ${this.filters.length} filter${this.filters.length === 1 ? '' : 's'} of ${job.params.layer}`
       : `Dreaming ${featureTitle(job).slice(7)} at ${job.params.layer}`;
@@ -143,7 +157,9 @@ export class FeatureCore {
   /** Handles the webview's messages except exports (which need VS Code's UI). */
   onMessage(m: FromFeatureWebviewMessage): void {
     if (m.type === 'ready') this.postAll();
-    else if (m.type === 'cancel') {
+    else if (m.type === 'rerun') {
+      if (!this.abort) void this.run();
+    } else if (m.type === 'cancel') {
       if (this.abort) this.host.log.info('cancelled from the panel');
       this.abort?.abort();
     }
@@ -156,6 +172,7 @@ export class FeatureCore {
       type: 'featureContext', kind: job.kind, title: featureTitle(job), modelName: modelName(job.params.modelPath),
       layer: job.params.layer, filters: this.filters, steps: job.params.options?.steps ?? 0,
       ...(job.kind === 'dream' ? { imageName: featureTitle(job).slice(7) } : {}),
+      job,
     });
     if (this.result) this.host.post({ type: 'featureResult', result: this.result });
     else if (this.images.size) this.host.post({ type: 'featureImages', step: this.step, steps: 0, images: [...this.images.values()] });

@@ -8,6 +8,7 @@ import { oneLine } from '../shared/errors';
 import type { FromFeatureWebviewMessage, ToFeatureWebviewMessage } from '../shared/protocol';
 import type { EngineClient } from './engineClient';
 import { FeatureCore, featureTitle, type FeatureJob } from './featureCore';
+import { checkRevivedJob, parseRevivedFeature } from './featureRevive';
 import { panelHtml, panelResourceRoots } from './panelHtml';
 
 /** The webview panel type of filter grids and dreams. */
@@ -31,13 +32,35 @@ export async function openFeaturePanel(host: FeaturePanelHost, job: FeatureJob, 
   return panel;
 }
 
+/**
+ * Reopens a panel after a window reload from its webview's saved state: the saved images as they were, or
+ * a new run (files inside the workspace only), or the last error with Run again. Undefined when unusable.
+ */
+export function reviveFeaturePanel(host: FeaturePanelHost, webviewPanel: vscode.WebviewPanel, state: unknown): FeaturePanel | undefined {
+  const revived = parseRevivedFeature(state);
+  if (!revived) {
+    webviewPanel.dispose();
+    return undefined;
+  }
+  const folders = (): string[] => (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
+  const exists = (file: string): Promise<boolean> => Promise.resolve(vscode.workspace.fs.stat(vscode.Uri.file(file))).then(() => true, () => false);
+  const panel = new FeaturePanel(host, webviewPanel, revived.job, (job) => checkRevivedJob(job, folders(), exists));
+  const what = { show: 'the saved images', run: 'computing again', offer: 'the last error, with Run again' }[revived.plan];
+  host.log.info(`restored ${featureTitle(revived.job)} after a reload: ${what}`);
+  if (revived.plan === 'run') void panel.run();
+  return panel;
+}
+
 /** One filter grid or dream panel. */
 export class FeaturePanel {
   private readonly core: FeatureCore;
   private disposed = false;
 
-  constructor(private readonly host: FeaturePanelHost, readonly panel: vscode.WebviewPanel, readonly job: FeatureJob) {
+  /** `check`: a reason not to run the job, for panels restored from saved state. */
+  constructor(private readonly host: FeaturePanelHost, readonly panel: vscode.WebviewPanel, readonly job: FeatureJob,
+    check?: (job: FeatureJob) => Promise<string | undefined>) {
     this.core = new FeatureCore({
+      check,
       engine: host.engine,
       log: host.log,
       post: (m) => this.post(m),

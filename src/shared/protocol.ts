@@ -362,10 +362,15 @@ export type FromWebviewMessage =
 /** What a feature visualisation panel shows: a filter grid of a layer, or a dream of an image. */
 export type FeatureKind = 'filters' | 'dream';
 
+/** The request a feature visualisation panel runs (kept in its webview state to reopen it after a reload). */
+export type FeatureJob =
+  | { kind: 'filters'; params: VisualizeFiltersParams & { layer: string } }
+  | { kind: 'dream'; params: DreamParams };
+
 /** Messages from the extension host to a feature visualisation (filters / dream) panel webview. */
 export type ToFeatureWebviewMessage =
   /** What the panel is about; sent on open and on every (re)load of the webview. */
-  | { type: 'featureContext'; kind: FeatureKind; title: string; modelName: string; layer: string; filters: (number | null)[]; steps: number; imageName?: string }
+  | { type: 'featureContext'; kind: FeatureKind; title: string; modelName: string; layer: string; filters: (number | null)[]; steps: number; imageName?: string; job?: FeatureJob }
   /** Live intermediate images (step of steps). */
   | { type: 'featureImages'; step: number; steps: number; images: FilterImage[] }
   /** The final images with their before/after objective values. */
@@ -378,5 +383,7 @@ export type ToFeatureWebviewMessage =
 export type FromFeatureWebviewMessage =
   | { type: 'ready' }
   | { type: 'cancel' }
+  /** Run the job again (after a cancel, a failure, or a reload that kept no images). */
+  | { type: 'rerun' }
   /** PNG files encoded by the webview: every tile, or the enlarged one. */
   | { type: 'exportPngs'; files: { name: string; data: ArrayBuffer }[] };

@@ -52,6 +52,7 @@ describe('feature panel core', () => {
     assert.deepEqual(ctx.filters, [0, 3]);
     assert.equal(ctx.title, 'Filters: conv1');
     assert.equal(ctx.modelName, 'm');
+    assert.deepEqual(ctx.job, filtersJob(), 'the webview keeps the job for a window reload');
     await h.core.run();
     assert.ok(h.of('featureImages').length >= 1, 'live images were posted');
     assert.ok(h.of('featureImages').every((m) => m.images.length === 2));
