@@ -1,11 +1,11 @@
 /**
  * The extension in a real VS Code (code-server): install the packaged .vsix, right-click an image in the
  * explorer, explain it with the demo model, check the overlay and the top-1 label, re-colour without a new
- * engine request, explain a corrupt image, reload the window (panels restored), switch to high-contrast
- * and dark themes, switch the method to Grad-CAM (the layer used is shown) and turn on Faithfulness for
- * Integrated Gradients (AUCs, curves, randomisation check), then "Visualize Filters…" from the command palette
- * (layer block3_relu, first 4 filters: a grid of 4 painted tiles, one enlarged) and "Deep Dream…" from the
- * explorer menu. Screenshots of every step go to test-results/e2e/.
+ * engine request, explain a corrupt image, "Visualize Filters…" from the command palette (layer block3_relu,
+ * first 4 filters: a grid of 4 painted tiles, one enlarged), reload the window (panels restored: the grid
+ * from its saved state without recomputing), switch to high-contrast and dark themes, switch the method to
+ * Grad-CAM (the layer used is shown) and turn on Faithfulness for Integrated Gradients (AUCs, curves,
+ * randomisation check), then "Deep Dream…" from the explorer menu. Screenshots of every step go to test-results/e2e/.
  * Skips when code-server is not installed, unless SALIENCY_LENS_E2E_REQUIRED=1.
  */
 import { test } from 'node:test';
@@ -56,6 +56,19 @@ function probeOverlay(frame: Frame): Promise<OverlayProbe> {
       hash = Math.imul(hash ^ (data[i] + 3 * data[i + 1] + 7 * data[i + 2]), 16777619) >>> 0;
     }
     return { width: canvas.width, height: canvas.height, distinct: colours.size, hash };
+  });
+}
+
+/** The number of distinct colours on each tile canvas of a filter grid. */
+function tileColours(frame: Frame): Promise<number[]> {
+  return frame.evaluate(() => {
+    const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): ArrayLike<PageCanvas> } }).document;
+    return Array.from(doc.querySelectorAll('.tile canvas'), (c) => {
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      const colours = new Set<number>();
+      for (let i = 0; i < d.length; i += 4) colours.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+      return colours.size;
+    });
   });
 }
 
@@ -198,11 +211,53 @@ test('explain an image from the explorer in code-server', { timeout: 600_000 }, 
     assert.ok(!toastText.includes('\n'), 'the notification is one line');
     await screenshot(page, '07-corrupt-image-error');
 
-    // Step 5: a window reload restores the panels (serializer + webview state): same colour map, a result.
+    // Step 5: "Visualize Filters…" from the command palette: layer, first N = 4, a grid of 4 painted tiles.
+    await runCommand(page, 'Saliency Lens: Visualize Filters…');
+    const layerRow = quickPickItem(page, FILTER_LAYER);
+    await page.locator('.quick-input-widget input').fill(FILTER_LAYER);
+    await layerRow.waitFor({ state: 'visible', timeout: 60_000 });
+    assert.match((await layerRow.textContent()) ?? '', /8×8×64/, 'the layer picker shows output shapes');
+    await layerRow.click();
+    await quickPickItem(page, 'First N').click();
+    const countBox = page.locator('.quick-input-widget input[aria-label^="First N filters"]');
+    await countBox.waitFor({ state: 'visible', timeout: 10_000 });
+    await countBox.fill('4');
+    await countBox.press('Enter');
+    const grid = await waitFor('the filter grid panel', () => findWebviewFrame(page, '#grid', `Filters: ${FILTER_LAYER}`), 60_000);
+    await waitFor('4 finished tiles', async () => (await bodyData(grid, 'done')) === 'true' && (await bodyData(grid, 'painted')) === '4', 120_000, 500);
+    assert.equal(await bodyData(grid, 'tiles'), '4');
+    const distinct = await tileColours(grid);
+    assert.equal(distinct.length, 4);
+    assert.ok(distinct.every((n) => n > 50), `filter tiles look blank: ${distinct.join(', ')} distinct colours`);
+    assert.match((await grid.locator('.tile[data-tile="0"] .tile-caption').textContent()) ?? '', /^#0 · \S+ → \S+$/);
+    await page.locator('.notifications-toasts .notification-toast', { hasText: 'Visualising' }).first().waitFor({ state: 'hidden', timeout: 10_000 }).catch(() => undefined);
+    await screenshot(page, '08-filter-grid');
+    // Enlarge a tile with the keyboard and go back with Escape.
+    await grid.locator('.tile[data-tile="1"]').focus();
+    await grid.locator('.tile[data-tile="1"]').press('Enter');
+    await grid.locator('#enlarged').waitFor({ state: 'visible', timeout: 10_000 });
+    assert.match((await grid.locator('#enlarged-title').textContent()) ?? '', /^#1 · /);
+    await grid.locator('#close-enlarged').press('Escape');
+    await grid.locator('#grid').waitFor({ state: 'visible', timeout: 10_000 });
+    assert.ok(Number(await bodyData(grid, 'live') ?? 0) >= 1, 'intermediate images arrived before the result');
+    const filterRequests = count(extensionLog(server.userDataDir), /request \d+ \(visualizeFilters\) answered/);
+    assert.equal(filterRequests, 1);
+
+    // Step 6: a window reload restores the panels (serializers + webview state): the filter grid with the
+    // same pixels and no new computation; the saliency panel with its colour map and a result.
     // Reload through VS Code's own command, as a user does: its shutdown flushes the webview state to
     // storage, which a bare browser reload may cut short.
     await Promise.all([page.waitForEvent('load', { timeout: 90_000 }), runCommand(page, 'Developer: Reload Window')]);
     await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+    const filtersTab = page.locator('.tab', { hasText: `Filters: ${FILTER_LAYER}` }).first();
+    await filtersTab.waitFor({ state: 'visible', timeout: 60_000 });
+    await filtersTab.click();
+    const restoredGrid = await waitFor('the restored filter grid', () => findWebviewFrame(page, '#grid', `Filters: ${FILTER_LAYER}`), 90_000);
+    await waitFor('its 4 saved tiles', async () => (await bodyData(restoredGrid, 'done')) === 'true' && (await bodyData(restoredGrid, 'painted')) === '4', 30_000);
+    assert.deepEqual(await tileColours(restoredGrid), distinct, 'the tiles show the pixels they had before the reload');
+    await waitFor('the restore in the log', () => /restored Filters: \S+ after a reload: the saved images/.test(extensionLog(server!.userDataDir)), 30_000);
+    assert.equal(count(extensionLog(server.userDataDir), /request \d+ \(visualizeFilters\) answered/), filterRequests, 'no new filter computation');
+    await screenshot(page, '09-filter-grid-restored');
     const demoTab = page.locator('.tab', { hasText: 'Saliency: demo.png' }).first();
     await demoTab.waitFor({ state: 'visible', timeout: 60_000 });
     await demoTab.click();
@@ -210,10 +265,10 @@ test('explain an image from the explorer in code-server', { timeout: 600_000 }, 
     await waitFor('a result in the restored panel', async () => Number(await bodyData(revived, 'results') ?? 0) >= 1, 180_000);
     assert.equal(await bodyData(revived, 'colormap'), 'jet', 'the panel kept its colour map');
     assert.equal(await revived.locator('.slot[data-slot="0"] .predictions li .pred-label').first().textContent(), expectedTop1);
-    await screenshot(page, '08-restored-after-reload');
+    await screenshot(page, '10-restored-after-reload');
 
-    // Step 6: the panel follows the colour theme, including high contrast.
-    for (const [theme, bodyClass, shot] of [['Dark High Contrast', 'vscode-high-contrast', '09-high-contrast'], ['Dark Modern', 'vscode-dark', '10-dark-theme']]) {
+    // Step 7: the panel follows the colour theme, including high contrast.
+    for (const [theme, bodyClass, shot] of [['Dark High Contrast', 'vscode-high-contrast', '11-high-contrast'], ['Dark Modern', 'vscode-dark', '12-dark-theme']]) {
       await runCommand(page, 'Preferences: Color Theme');
       await page.keyboard.type(theme);
       await quickPickItem(page, theme).click();
@@ -222,7 +277,7 @@ test('explain an image from the explorer in code-server', { timeout: 600_000 }, 
       await screenshot(page, shot);
     }
 
-    // Step 7: Grad-CAM from the panel's method picker: a new overlay, the layer parameter, and the layer used.
+    // Step 8: Grad-CAM from the panel's method picker: a new overlay, the layer parameter, and the layer used.
     const beforeCam = await probeOverlay(revived);
     const resultsBeforeCam = Number(await bodyData(revived, 'results') ?? 0);
     await chooseOption(revived, '#method', 'Grad-CAM');
@@ -236,9 +291,9 @@ test('explain an image from the explorer in code-server', { timeout: 600_000 }, 
     assert.ok(!(await revived.locator('[data-param="samples"]').isVisible()), 'SmoothGrad\'s parameters are not');
     await waitFor('the layer list in the picker', async () => (await revived.locator('#param-layer vscode-option').count()) > 1, 30_000);
     await page.locator('.notifications-toasts .notification-toast', { hasText: 'Grad-CAM' }).first().waitFor({ state: 'hidden', timeout: 10_000 }).catch(() => undefined);
-    await screenshot(page, '11-gradcam');
+    await screenshot(page, '13-gradcam');
 
-    // Step 8: Faithfulness for a gradient method: deletion/insertion AUCs, their curves, the randomisation check.
+    // Step 9: Faithfulness for a gradient method: deletion/insertion AUCs, their curves, the randomisation check.
     const resultsBeforeIg = Number(await bodyData(revived, 'results') ?? 0);
     await chooseOption(revived, '#method', 'Integrated Gradients');
     await waitFor('the Integrated Gradients result', async () => Number(await bodyData(revived, 'results') ?? 0) > resultsBeforeIg
@@ -257,56 +312,17 @@ test('explain an image from the explorer in code-server', { timeout: 600_000 }, 
     assert.match(extensionLog(server.userDataDir), /with faithfulness metrics/);
     await revived.locator('.slot[data-slot="0"] .metrics').scrollIntoViewIfNeeded();
     await sleep(300);
-    await screenshot(page, '12-faithfulness');
-
-    // Step 9: "Visualize Filters…" from the command palette: layer, first N = 4, a grid of 4 painted tiles.
-    await page.locator('.tab', { hasText: 'Saliency: demo.png' }).first().click();
-    await runCommand(page, 'Saliency Lens: Visualize Filters…');
-    const layerRow = quickPickItem(page, FILTER_LAYER);
-    await page.locator('.quick-input-widget input').fill(FILTER_LAYER);
-    await layerRow.waitFor({ state: 'visible', timeout: 60_000 });
-    assert.match((await layerRow.textContent()) ?? '', /8×8×64/, 'the layer picker shows output shapes');
-    await layerRow.click();
-    await quickPickItem(page, 'First N').click();
-    const countBox = page.locator('.quick-input-widget input[aria-label^="First N filters"]');
-    await countBox.waitFor({ state: 'visible', timeout: 10_000 });
-    await countBox.fill('4');
-    await countBox.press('Enter');
-    const grid = await waitFor('the filter grid panel', () => findWebviewFrame(page, '#grid', `Filters: ${FILTER_LAYER}`), 60_000);
-    await waitFor('4 finished tiles', async () => (await bodyData(grid, 'done')) === 'true' && (await bodyData(grid, 'painted')) === '4', 120_000, 500);
-    assert.equal(await bodyData(grid, 'tiles'), '4');
-    const distinct = await grid.evaluate(() => {
-      const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): ArrayLike<PageCanvas> } }).document;
-      return Array.from(doc.querySelectorAll('.tile canvas'), (c) => {
-        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-        const colours = new Set<number>();
-        for (let i = 0; i < d.length; i += 4) colours.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
-        return colours.size;
-      });
-    });
-    assert.equal(distinct.length, 4);
-    assert.ok(distinct.every((n) => n > 50), `filter tiles look blank: ${distinct.join(', ')} distinct colours`);
-    assert.match((await grid.locator('.tile[data-tile="0"] .tile-caption').textContent()) ?? '', /^#0 · \S+ → \S+$/);
-    await page.locator('.notifications-toasts .notification-toast', { hasText: 'Visualising' }).first().waitFor({ state: 'hidden', timeout: 10_000 }).catch(() => undefined);
-    await screenshot(page, '13-filter-grid');
-    // Enlarge a tile with the keyboard and go back with Escape.
-    await grid.locator('.tile[data-tile="1"]').focus();
-    await grid.locator('.tile[data-tile="1"]').press('Enter');
-    await grid.locator('#enlarged').waitFor({ state: 'visible', timeout: 10_000 });
-    assert.match((await grid.locator('#enlarged-title').textContent()) ?? '', /^#1 · /);
-    await grid.locator('#close-enlarged').press('Escape');
-    await grid.locator('#grid').waitFor({ state: 'visible', timeout: 10_000 });
-    assert.ok(Number(await bodyData(grid, 'live') ?? 0) >= 1, 'intermediate images arrived before the result');
+    await screenshot(page, '14-faithfulness');
 
     // Step 10: "Deep Dream…" from the explorer context menu: a layer, then the dreamed image in its panel.
-    await explainFromExplorer(page, 'demo.png', '14-context-menu-dream', 'Deep Dream…');
+    await explainFromExplorer(page, 'demo.png', '15-context-menu-dream', 'Deep Dream…');
     await page.locator('.quick-input-widget input').fill(DREAM_LAYER);
     await quickPickItem(page, DREAM_LAYER).click();
     const dream = await waitFor('the dream panel', () => findWebviewFrame(page, '#grid', 'Dream: demo.png'), 60_000);
     await waitFor('the dreamed image', async () => (await bodyData(dream, 'done')) === 'true' && (await bodyData(dream, 'painted')) === '1', 120_000, 500);
     assert.match((await dream.locator('.tile[data-tile="0"] .tile-caption').textContent()) ?? '', /^whole layer · /);
     await page.locator('.notifications-toasts .notification-toast', { hasText: 'Dreaming' }).first().waitFor({ state: 'hidden', timeout: 10_000 }).catch(() => undefined);
-    await screenshot(page, '15-deep-dream');
+    await screenshot(page, '16-deep-dream');
   } catch (err) {
     if (browser) {
       const pages = browser.contexts().flatMap((c) => c.pages());
