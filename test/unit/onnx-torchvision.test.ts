@@ -1,12 +1,13 @@
 /**
  * ONNX importer on torchvision classifiers (AlexNet, VGG-11, ResNet-18, DenseNet-121, MobileNetV2,
- * SqueezeNet 1.1, EfficientNet-B0; random seeded weights) exported at opsets 13 and 17: logits match PyTorch
- * to 1e-4 relative and vanilla/guided input gradients have cosine ≥ 0.999.
+ * SqueezeNet 1.1, EfficientNet-B0, ShuffleNetV2 x0.5, ConvNeXt-Tiny; random seeded weights) exported at opsets
+ * 13 and 17: logits match PyTorch to 1e-4 relative and vanilla/guided input gradients have cosine ≥ 0.999.
  *
  * The models are too big to commit: `/usr/bin/python3 scripts/fixtures/make_onnx_fixtures.py --big-only` writes
  * them to test/fixtures/generated/onnx/ (gitignored). Without that folder these tests are skipped. To keep the
  * suite within minutes they run on wasm (unless SALIENCY_LENS_BACKEND says otherwise) and, by default, only on
- * ResNet-18, MobileNetV2 and SqueezeNet 1.1: SALIENCY_LENS_ONNX_MODELS=all (or a comma-separated list) for more.
+ * ResNet-18, MobileNetV2, SqueezeNet 1.1 and ShuffleNetV2 x0.5: SALIENCY_LENS_ONNX_MODELS=all (or a comma-separated
+ * list) for more.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -24,7 +25,7 @@ const MANIFEST = join(DIR, 'manifest.json');
 
 
 const present = existsSync(MANIFEST);
-const DEFAULT_MODELS = ['resnet18', 'mobilenet_v2', 'squeezenet1_1'];
+const DEFAULT_MODELS = ['resnet18', 'mobilenet_v2', 'squeezenet1_1', 'shufflenet_v2_x0_5'];
 const selection = process.env.SALIENCY_LENS_ONNX_MODELS ?? '';
 const wanted = selection === 'all' ? null : selection ? selection.split(',') : DEFAULT_MODELS;
 const entries = present
