@@ -92,6 +92,8 @@ export class FnBuilder {
   /** v128.load / v128.store with a constant byte offset folded into the instruction. */
   loadAt(offset: number): this { this.code.push(0xfd, SIMD.load, 0, ...uleb(offset)); return this; }
   storeAt(offset: number): this { this.code.push(0xfd, SIMD.store, 0, ...uleb(offset)); return this; }
+  /** v128.load32_splat: one float from memory into all four lanes. */
+  load32Splat(offset = 0): this { this.code.push(0xfd, 0x09, 0, ...uleb(offset)); return this; }
 
   /** i32 max/min of the two values on the stack. */
   max(): this { return this.minMax(0x4a); }
@@ -123,6 +125,16 @@ export class FnBuilder {
   when(body: () => void): this {
     this.code.push(0x04, 0x40);
     body();
+    this.code.push(0x0b);
+    return this;
+  }
+
+  /** if (condition on the stack) then() else otherwise() */
+  ifElse(then: () => void, otherwise: () => void): this {
+    this.code.push(0x04, 0x40);
+    then();
+    this.code.push(0x05);
+    otherwise();
     this.code.push(0x0b);
     return this;
   }

@@ -47,6 +47,18 @@ function constants(f: FnBuilder, rows: number[][]): Map<number, number> {
   return out;
 }
 
+/** 36 i32 locals holding base + k·(floats per plane)·4: the addresses of the planes of a [36, …] tensor. */
+function planes(f: FnBuilder, base: number, floatsPerPlane: () => void): number[] {
+  const stride = f.i32();
+  floatsPerPlane();
+  f.const(2).shl().set(stride);
+  return Array.from({ length: 36 }, (_, k) => {
+    const l = f.i32();
+    f.get(stride).const(k).mul().get(base).add().set(l);
+    return l;
+  });
+}
+
 /** Pushes Σ coefs[k]·terms[k] (v128 locals), starting from a positive term so that no negation is needed. */
 function combine(f: FnBuilder, coefs: number[], terms: number[], consts: Map<number, number>): void {
   const order = coefs.map((c, k) => k).filter((k) => coefs[k] !== 0).sort((a, b) => Number(coefs[b] > 0) - Number(coefs[a] > 0));
@@ -63,50 +75,72 @@ function combine(f: FnBuilder, coefs: number[], terms: number[], consts: Map<num
 }
 
 /**
- * winogradInput(x, n, hp, wp, c, tilesH, tilesW, v0 … v35): x is the zero-padded input [n, hp, wp, c]
- * (hp ≥ 4·tilesH + 2, wp ≥ 4·tilesW + 2, c a multiple of 4); vk [n·tilesH·tilesW, c] receives element k
- * (row-major in the 6×6 tile) of Bᵀ d B for every tile.
+ * winogradInput(x, n, h, w, c, pt, pl, tilesH, tilesW, v): x is the input [n, h, w, c] (c a multiple
+ * of 4), zero-padded by pt rows on top and pl columns on the left, and by whatever the tiles need on the
+ * other sides; v [36, n·tilesH·tilesW, c] receives in v[k] element k (row-major in the 6×6 tile) of
+ * Bᵀ d B for every tile. Interior tiles load directly; tiles at the border test each row and column.
  */
 export function winogradInput(): FnBuilder {
-  const f = new FnBuilder('winogradInput', 7 + 36);
-  const [x, n, hp, wp, c, tilesH, tilesW] = [0, 1, 2, 3, 4, 5, 6];
-  const v = Array.from({ length: 36 }, (_, k) => 7 + k);
-  const [b, ty, tx, cc, rs, tileBase, outBase, xb, ob] = Array.from({ length: 9 }, () => f.i32());
+  const f = new FnBuilder('winogradInput', 10);
+  const [x, n, h, w, c, pt, pl, tilesH, tilesW, vBase] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const v = planes(f, vBase, () => f.get(n).get(tilesH).mul().get(tilesW).mul().get(c).mul());
+  const [b, ty, tx, cc, rs, y0, x0, interior, tileBase, outBase, xb, ob] = Array.from({ length: 12 }, () => f.i32());
   const off = Array.from({ length: 36 }, () => f.i32());
+  const rowOk = Array.from({ length: 6 }, () => f.i32());
+  const colOk = Array.from({ length: 6 }, () => f.i32());
   const d = Array.from({ length: 6 }, () => f.v128());
   const tmp = Array.from({ length: 36 }, () => f.v128());
+  const zero = f.v128();
   const consts = constants(f, WINOGRAD_BT);
-  f.get(wp).get(c).mul().const(2).shl().set(rs);
+  f.get(w).get(c).mul().const(2).shl().set(rs);
   for (let k = 0; k < 6; k++) {
     for (let j = 0; j < 6; j++) f.get(rs).const(k).mul().get(c).const(j * 4).mul().add().set(off[k * 6 + j]);
   }
+  f.const(0).simd(SIMD.i32x4Splat).set(zero);
+  const transform = (load: (k: number, j: number) => void): void => {
+    // Columns first: tmp = Bᵀ d, one column of the tile at a time.
+    for (let j = 0; j < 6; j++) {
+      for (let k = 0; k < 6; k++) load(k, j);
+      for (let i = 0; i < 6; i++) {
+        combine(f, WINOGRAD_BT[i], d, consts);
+        f.set(tmp[i * 6 + j]);
+      }
+    }
+    // Then rows: (Bᵀ d) B, stored straight to the 36 outputs.
+    for (let i = 0; i < 6; i++) {
+      const row = tmp.slice(i * 6, i * 6 + 6);
+      for (let j = 0; j < 6; j++) {
+        f.get(v[i * 6 + j]).get(ob).add();
+        combine(f, WINOGRAD_BT[j], row, consts);
+        f.simd(SIMD.store);
+      }
+    }
+  };
+  const channels = (load: (k: number, j: number) => void): void => {
+    f.loop(cc, () => f.const(0), () => f.get(c), () => {
+      f.get(tileBase).get(cc).const(2).shl().add().set(xb);
+      f.get(outBase).get(cc).const(2).shl().add().set(ob);
+      transform(load);
+    }, 4);
+  };
   f.loop(b, () => f.const(0), () => f.get(n), () => {
     f.loop(ty, () => f.const(0), () => f.get(tilesH), () => {
+      f.get(ty).const(2).shl().get(pt).sub().set(y0);
+      for (let k = 0; k < 6; k++) f.get(y0).const(k).add().const(0).geS().get(y0).const(k).add().get(h).ltS().and().set(rowOk[k]);
       f.loop(tx, () => f.const(0), () => f.get(tilesW), () => {
-        f.get(b).get(hp).mul().get(ty).const(2).shl().add().get(wp).mul().get(tx).const(2).shl().add();
-        f.get(c).mul().const(2).shl().get(x).add().set(tileBase);
+        f.get(tx).const(2).shl().get(pl).sub().set(x0);
+        for (let j = 0; j < 6; j++) f.get(x0).const(j).add().const(0).geS().get(x0).const(j).add().get(w).ltS().and().set(colOk[j]);
+        f.get(rowOk[0]).get(rowOk[5]).and().get(colOk[0]).and().get(colOk[5]).and().set(interior);
+        // The tile's corner may lie in the padding: only addresses of in-range pixels are ever loaded.
+        f.get(b).get(h).mul().get(y0).add().get(w).mul().get(x0).add().get(c).mul().const(2).shl().get(x).add().set(tileBase);
         f.get(b).get(tilesH).mul().get(ty).add().get(tilesW).mul().get(tx).add().get(c).mul().const(2).shl().set(outBase);
-        f.loop(cc, () => f.const(0), () => f.get(c), () => {
-          f.get(tileBase).get(cc).const(2).shl().add().set(xb);
-          f.get(outBase).get(cc).const(2).shl().add().set(ob);
-          // Columns first: tmp = Bᵀ d, one column of the tile at a time.
-          for (let j = 0; j < 6; j++) {
-            for (let k = 0; k < 6; k++) f.get(xb).get(off[k * 6 + j]).add().simd(SIMD.load).set(d[k]);
-            for (let i = 0; i < 6; i++) {
-              combine(f, WINOGRAD_BT[i], d, consts);
-              f.set(tmp[i * 6 + j]);
-            }
-          }
-          // Then rows: (Bᵀ d) B, stored straight to the 36 outputs.
-          for (let i = 0; i < 6; i++) {
-            const row = tmp.slice(i * 6, i * 6 + 6);
-            for (let j = 0; j < 6; j++) {
-              f.get(v[i * 6 + j]).get(ob).add();
-              combine(f, WINOGRAD_BT[j], row, consts);
-              f.simd(SIMD.store);
-            }
-          }
-        }, 4);
+        f.get(interior).ifElse(
+          () => channels((k, j) => f.get(xb).get(off[k * 6 + j]).add().simd(SIMD.load).set(d[k])),
+          () => channels((k, j) => {
+            f.get(zero).set(d[k]);
+            f.get(rowOk[k]).get(colOk[j]).and().when(() => f.get(xb).get(off[k * 6 + j]).add().simd(SIMD.load).set(d[k]));
+          }),
+        );
       });
     });
   });
@@ -114,14 +148,14 @@ export function winogradInput(): FnBuilder {
 }
 
 /**
- * winogradOutput(m0 … m35, y, bias, n, ho, wo, co, tilesH, tilesW): mk [n·tilesH·tilesW, co] are the 36
+ * winogradOutput(m, y, bias, n, ho, wo, co, tilesH, tilesW): m [36, n·tilesH·tilesW, co] are the 36
  * GEMM products; y [n, ho, wo, co] receives Aᵀ m A + bias, cropped where a tile passes the edge
  * (co a multiple of 4, bias [co]).
  */
 export function winogradOutput(): FnBuilder {
-  const f = new FnBuilder('winogradOutput', 36 + 8);
-  const m = Array.from({ length: 36 }, (_, k) => k);
-  const [y, bias, n, ho, wo, co, tilesH, tilesW] = [36, 37, 38, 39, 40, 41, 42, 43];
+  const f = new FnBuilder('winogradOutput', 9);
+  const [mBase0, y, bias, n, ho, wo, co, tilesH, tilesW] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const m = planes(f, mBase0, () => f.get(n).get(tilesH).mul().get(tilesW).mul().get(co).mul());
   const [b, ty, tx, cc, ys, rLim, sLim, mBase, yBase, mb, yb] = Array.from({ length: 11 }, () => f.i32());
   const off = Array.from({ length: 16 }, () => f.i32());
   const col = Array.from({ length: 6 }, () => f.v128());

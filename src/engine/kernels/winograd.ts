@@ -1,8 +1,8 @@
 /**
- * 3×3 stride-1 convolutions as Winograd F(4×4, 3×3) on the wasm backend: the input and output
- * transforms run in wasm SIMD (wasm_winograd.ts), the 36 channel contractions are plain 2-D matMuls,
- * which the backend hands to XNNPACK's GEMM (its batched matMul is a slow loop). 4× fewer multiplies
- * than the direct convolution that ~80 % of a ResNet's FLOPs go through, forward and backward alike.
+ * 3×3 stride-1 convolutions as Winograd F(4×4, 3×3) on the wasm backend: the input transform, the 36
+ * channel contractions (one batched GEMM) and the output transform run in wasm SIMD (wasm_winograd.ts,
+ * wasm_gemm.ts). 4× fewer multiplies than the direct convolution that ~80 % of a ResNet's FLOPs go
+ * through, forward and backward alike.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type ConvPad, convGeometry } from './conv_plan';
@@ -13,6 +13,7 @@ import { wasmKernelsFor, wasmKernelsReady } from './wasm_kernels';
 
 const INPUT_KERNEL = 'SaliencyLensWinogradInput';
 const OUTPUT_KERNEL = 'SaliencyLensWinogradOutput';
+const GEMM_KERNEL = 'SaliencyLensBatchedGemm';
 const POSITIONS = 36;
 const MAX_CHANNEL_PAIRS = 256 * 256;
 
@@ -41,11 +42,11 @@ export function winogradSuits(xShape: number[], kernelShape: number[], strides: 
  * U = G g Gᵀ for every channel pair: 36 matrices [ci, co], in float64. `flipped`: the kernel of the
  * input gradient instead (taps reversed, in and out swapped: [co, ci]), without materialising it.
  */
-function transformKernel(kernel: tf.Tensor4D, flipped: boolean): Float32Array[] {
+function transformKernel(kernel: tf.Tensor4D, flipped: boolean): Float32Array {
   const [, , ci, co] = kernel.shape;
   const g = kernel.dataSync();
   const plane = ci * co;
-  const out = Array.from({ length: POSITIONS }, () => new Float32Array(plane));
+  const out = new Float32Array(POSITIONS * plane);
   const gg = new Float64Array(18); // G g for one channel pair: 6 rows × 3 columns
   const tap = (a: number, b: number): number => (flipped ? (2 - a) * 3 + 2 - b : a * 3 + b) * plane;
   for (let e = 0; e < plane; e++) {
@@ -60,21 +61,17 @@ function transformKernel(kernel: tf.Tensor4D, flipped: boolean): Float32Array[] 
     for (let i = 0; i < 6; i++) {
       for (let j = 0; j < 6; j++) {
         const r = WINOGRAD_G[j];
-        out[i * 6 + j][dst] = gg[i * 3] * r[0] + gg[i * 3 + 1] * r[1] + gg[i * 3 + 2] * r[2];
+        out[(i * 6 + j) * plane + dst] = gg[i * 3] * r[0] + gg[i * 3 + 1] * r[1] + gg[i * 3 + 2] * r[2];
       }
     }
   }
   return out;
 }
 
-/** The 36 transformed kernels, cached with the weight they came from. */
-function transformedKernels(kernel: tf.Tensor4D, flipped: boolean): tf.Tensor2D[] {
+/** The 36 transformed kernels [36, ci, co] ([36, co, ci] flipped), cached with the weight they came from. */
+function transformedKernels(kernel: tf.Tensor4D, flipped: boolean): tf.Tensor3D {
   const [, , ci, co] = kernel.shape;
-  let made: Float32Array[] | undefined;
-  return Array.from({ length: POSITIONS }, (_, k) => subKernel(kernel, `winograd43 ${flipped} ${k}`, () => {
-    made ??= transformKernel(kernel, flipped);
-    return tf.tensor2d(made[k], flipped ? [co, ci] : [ci, co]);
-  }));
+  return subKernel(kernel, `winograd43 ${flipped}`, () => tf.tensor3d(transformKernel(kernel, flipped), flipped ? [POSITIONS, co, ci] : [POSITIONS, ci, co]));
 }
 
 /** y = Σ coefs[k]·x[k] for one channel, the plain-JS path of the transforms. */
@@ -83,15 +80,17 @@ const dot = (coefs: number[], x: number[]): number => coefs.reduce((s, c, k) => 
 defineJsKernel({
   name: INPUT_KERNEL,
   inputNames: ['x'],
-  outShapes: ([s], a) => Array.from({ length: POSITIONS }, () => [s[0] * (a.tilesH as number) * (a.tilesW as number), s[3]]),
+  outShapes: ([s], a) => [[POSITIONS, s[0] * (a.tilesH as number) * (a.tilesW as number), s[3]]],
   writesAllOutputs: true,
-  body: ([x], [[n, hp, wp, c]], v, a) => {
-    const [tilesH, tilesW] = [a.tilesH, a.tilesW] as number[];
-    const simd = wasmKernelsFor(x, ...v);
+  body: ([x], [[n, h, w, c]], [v], a) => {
+    const [tilesH, tilesW, pt, pl] = [a.tilesH, a.tilesW, a.pt, a.pl] as number[];
+    const simd = wasmKernelsFor(x, v);
     if (simd) {
-      simd.winogradInput(x.byteOffset, n, hp, wp, c, tilesH, tilesW, ...v.map((o) => o.byteOffset));
+      simd.winogradInput(x.byteOffset, n, h, w, c, pt, pl, tilesH, tilesW, v.byteOffset);
       return;
     }
+    const plane = n * tilesH * tilesW * c;
+    const at = (b: number, r: number, q: number, ch: number): number => (r >= 0 && r < h && q >= 0 && q < w ? x[((b * h + r) * w + q) * c + ch] : 0);
     const d = new Array<number>(36);
     const col = new Array<number>(6);
     for (let b = 0, t = 0; b < n; b++) {
@@ -100,13 +99,13 @@ defineJsKernel({
           for (let ch = 0; ch < c; ch++) {
             const tmp = new Array<number>(36);
             for (let j = 0; j < 6; j++) {
-              for (let k = 0; k < 6; k++) col[k] = x[((b * hp + ty * 4 + k) * wp + tx * 4 + j) * c + ch];
+              for (let k = 0; k < 6; k++) col[k] = at(b, ty * 4 - pt + k, tx * 4 - pl + j, ch);
               for (let i = 0; i < 6; i++) tmp[i * 6 + j] = dot(WINOGRAD_BT[i], col);
             }
             for (let i = 0; i < 6; i++) {
               for (let j = 0; j < 6; j++) d[i * 6 + j] = dot(WINOGRAD_BT[j], tmp.slice(i * 6, i * 6 + 6));
             }
-            for (let k = 0; k < 36; k++) v[k][t * c + ch] = d[k];
+            for (let k = 0; k < 36; k++) v[k * plane + t * c + ch] = d[k];
           }
         }
       }
@@ -116,19 +115,18 @@ defineJsKernel({
 
 defineJsKernel({
   name: OUTPUT_KERNEL,
-  inputNames: [...Array.from({ length: POSITIONS }, (_, k) => `m${k}`), 'bias'],
-  outShapes: (s, a) => [[a.n as number, a.ho as number, a.wo as number, s[0][1]]],
+  inputNames: ['m', 'bias'],
+  outShapes: (s, a) => [[a.n as number, a.ho as number, a.wo as number, s[0][2]]],
   writesAllOutputs: true,
-  body: (ins, shapes, [y], a) => {
+  body: ([m, bias], shapes, [y], a) => {
     const [n, ho, wo, tilesH, tilesW] = [a.n, a.ho, a.wo, a.tilesH, a.tilesW] as number[];
-    const co = shapes[0][1];
-    const m = ins.slice(0, POSITIONS);
-    const bias = ins[POSITIONS];
-    const simd = wasmKernelsFor(y, bias, ...m);
+    const [, tiles, co] = shapes[0];
+    const simd = wasmKernelsFor(y, bias, m);
     if (simd) {
-      simd.winogradOutput(...m.map((o) => o.byteOffset), y.byteOffset, bias.byteOffset, n, ho, wo, co, tilesH, tilesW);
+      simd.winogradOutput(m.byteOffset, y.byteOffset, bias.byteOffset, n, ho, wo, co, tilesH, tilesW);
       return;
     }
+    const plane = tiles * co;
     const col = new Array<number>(6);
     for (let b = 0, t = 0; b < n; b++) {
       for (let ty = 0; ty < tilesH; ty++) {
@@ -136,7 +134,7 @@ defineJsKernel({
           for (let ch = 0; ch < co; ch++) {
             const tmp = new Array<number>(24);
             for (let j = 0; j < 6; j++) {
-              for (let i = 0; i < 6; i++) col[i] = m[i * 6 + j][t * co + ch];
+              for (let i = 0; i < 6; i++) col[i] = m[(i * 6 + j) * plane + t * co + ch];
               for (let r = 0; r < 4; r++) tmp[r * 6 + j] = dot(WINOGRAD_AT[r], col);
             }
             for (let r = 0; r < 4 && ty * 4 + r < ho; r++) {
@@ -145,6 +143,31 @@ defineJsKernel({
               }
             }
           }
+        }
+      }
+    }
+  },
+});
+
+defineJsKernel({
+  name: GEMM_KERNEL,
+  inputNames: ['a', 'b'],
+  outShapes: ([sa, sb]) => [[sa[0], sa[1], sb[2]]],
+  writesAllOutputs: true,
+  body: ([a, b], [[batch, rows, inner], [, , cols]], [c]) => {
+    const simd = wasmKernelsFor(a, b, c);
+    if (simd) {
+      simd.gemmBatched(a.byteOffset, b.byteOffset, c.byteOffset, batch, rows, inner, cols);
+      return;
+    }
+    for (let k = 0; k < batch; k++) {
+      for (let r = 0; r < rows; r++) {
+        const out = (k * rows + r) * cols;
+        c.fill(0, out, out + cols);
+        for (let i = 0; i < inner; i++) {
+          const av = a[(k * rows + r) * inner + i];
+          const bo = (k * inner + i) * cols;
+          for (let q = 0; q < cols; q++) c[out + q] += av * b[bo + q];
         }
       }
     }
@@ -164,13 +187,9 @@ export function winogradConv2d(x: tf.Tensor4D, kernel: tf.Tensor4D, pad: ConvPad
   const tilesW = Math.ceil(wo / 4);
   const u = transformedKernels(kernel, flipped);
   return tf.tidy(() => {
-    // Zero rows and columns so that every 6×6 tile lies inside the padded input.
-    const [t, l] = [geo.pad[0], geo.pad[2]];
-    const [bo, r] = [tilesH * 4 + 2 - h - t, tilesW * 4 + 2 - w - l];
-    const xp = t || bo || l || r ? tf.pad(x, [[0, 0], [t, bo], [l, r], [0, 0]]) : x;
-    const v = tf.engine().runKernel(INPUT_KERNEL, { x: xp }, { tilesH, tilesW }) as unknown as tf.Tensor2D[];
-    const m = v.map((vk, k) => tf.matMul(vk, u[k]));
+    const v = runJsKernel(INPUT_KERNEL, [x], { tilesH, tilesW, pt: geo.pad[0], pl: geo.pad[2] });
+    const m = runJsKernel(GEMM_KERNEL, [v, u]);
     const b = bias ? tf.reshape(bias, [co]) : tf.zeros([co]);
-    return runJsKernel(OUTPUT_KERNEL, [...m, b], { n, ho, wo, tilesH, tilesW }) as tf.Tensor4D;
+    return runJsKernel(OUTPUT_KERNEL, [m, b], { n, ho, wo, tilesH, tilesW }) as tf.Tensor4D;
   });
 }
