@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { assemble, FnBuilder, SIMD } from './wasm_asm';
-import { winogradInput, winogradOutput } from './wasm_winograd';
+import { WINOGRAD_F2, WINOGRAD_F4, winogradInput, winogradOutput } from './wasm_winograd';
 import { gemmBatched } from './wasm_gemm';
 
 type Kernel = (...args: number[]) => void;
@@ -21,9 +21,12 @@ export interface WasmKernels {
   /** src, dst, n, q, p, c, sh, sw, rh, rw, outH, outW, qLim, pLim: one stride phase into the interleaved tensor. */
   interleavePhase: Kernel;
   /** x, n, h, w, c, pt, pl, tilesH, tilesW, v: Winograd F(4×4, 3×3) input tiles (see wasm_winograd.ts). */
-  winogradInput: Kernel;
-  /** m, y, bias, n, ho, wo, co, tilesH, tilesW: Winograd output tiles plus bias. */
-  winogradOutput: Kernel;
+  winogradInput4: Kernel;
+  /** m, y, bias, n, ho, wo, co, tilesH, tilesW: Winograd F(4×4, 3×3) output tiles plus bias. */
+  winogradOutput4: Kernel;
+  /** The same for F(2×2, 3×3). */
+  winogradInput2: Kernel;
+  winogradOutput2: Kernel;
   /** a, b, c, batch, rows, inner, cols: c[k] = a[k] · b[k] (see wasm_gemm.ts). */
   gemmBatched: Kernel;
 }
@@ -204,7 +207,7 @@ function kernelsFor(memory: WasmMemory): WasmKernels | null {
     try {
       const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
       // Synchronous compilation: the module is a few hundred bytes.
-      const module = new webAssembly.Module(assemble([maxPoolScatter(), col2im(), anyNaN(), interleavePhase(), winogradInput(), winogradOutput(), gemmBatched()], shared));
+      const module = new webAssembly.Module(assemble([maxPoolScatter(), col2im(), anyNaN(), interleavePhase(), ...[WINOGRAD_F4, WINOGRAD_F2].flatMap((v) => [winogradInput(v), winogradOutput(v)]), gemmBatched()], shared));
       const raw = new webAssembly.Instance(module, { env: { memory } }).exports as Record<string, Kernel>;
       kernels = Object.fromEntries(Object.entries(raw).map(([name, fn]) => [name, (...args: number[]) => {
         calls.set(name, (calls.get(name) ?? 0) + 1);

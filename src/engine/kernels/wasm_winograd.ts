@@ -1,39 +1,73 @@
 /**
- * The data transforms of Winograd's F(4×4, 3×3) convolution as wasm SIMD functions, 4 channels per
- * instruction (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", points 0, ±1, ±2, ∞).
- * A 6×6 input tile d becomes Bᵀ d B (36 values per channel), the 36 products with the transformed kernel
- * G g Gᵀ are GEMMs over channels, and Aᵀ m A turns them back into a 4×4 output tile: 36 multiplies per
- * 16 outputs instead of 144.
+ * The data transforms of Winograd's F(m×m, 3×3) convolutions as wasm SIMD functions, 4 channels per
+ * instruction (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks"). An α×α input tile d
+ * (α = m + 2) becomes Bᵀ d B (α² values per channel), the α² products with the transformed kernel
+ * G g Gᵀ are GEMMs over channels, and Aᵀ m A turns them back into an m×m output tile: for m = 4, 36
+ * multiplies per 16 outputs instead of 144.
  */
 import { FnBuilder, SIMD } from './wasm_asm';
 
-/** Bᵀ: the input transform (6×6). */
-export const WINOGRAD_BT = [
-  [4, 0, -5, 0, 1, 0],
-  [0, -4, -4, 1, 1, 0],
-  [0, 4, -4, -1, 1, 0],
-  [0, -2, -1, 2, 1, 0],
-  [0, 2, -1, -2, 1, 0],
-  [0, 4, 0, -5, 0, 1],
-];
+/** One Winograd algorithm F(m×m, 3×3): m×m outputs per tile of α = m + 2 inputs. */
+export interface WinogradVariant {
+  /** Output tile size. */
+  m: number;
+  /** Input tile size, m + 2. */
+  alpha: number;
+  /** Bᵀ (α×α), G (α×3), Aᵀ (m×α). */
+  bt: number[][];
+  g: number[][];
+  at: number[][];
+}
 
-/** G: the kernel transform (6×3). */
-export const WINOGRAD_G = [
-  [1 / 4, 0, 0],
-  [-1 / 6, -1 / 6, -1 / 6],
-  [-1 / 6, 1 / 6, -1 / 6],
-  [1 / 24, 1 / 12, 1 / 6],
-  [1 / 24, -1 / 12, 1 / 6],
-  [0, 0, 1],
-];
+/** F(4×4, 3×3): 36 multiplies per 16 outputs (points 0, ±1, ±2, ∞). */
+export const WINOGRAD_F4: WinogradVariant = {
+  m: 4,
+  alpha: 6,
+  bt: [
+    [4, 0, -5, 0, 1, 0],
+    [0, -4, -4, 1, 1, 0],
+    [0, 4, -4, -1, 1, 0],
+    [0, -2, -1, 2, 1, 0],
+    [0, 2, -1, -2, 1, 0],
+    [0, 4, 0, -5, 0, 1],
+  ],
+  g: [
+    [1 / 4, 0, 0],
+    [-1 / 6, -1 / 6, -1 / 6],
+    [-1 / 6, 1 / 6, -1 / 6],
+    [1 / 24, 1 / 12, 1 / 6],
+    [1 / 24, -1 / 12, 1 / 6],
+    [0, 0, 1],
+  ],
+  at: [
+    [1, 1, 1, 1, 1, 0],
+    [0, 1, -1, 2, -2, 0],
+    [0, 1, 1, 4, 4, 0],
+    [0, 1, -1, 8, -8, 1],
+  ],
+};
 
-/** Aᵀ: the output transform (4×6). */
-export const WINOGRAD_AT = [
-  [1, 1, 1, 1, 1, 0],
-  [0, 1, -1, 2, -2, 0],
-  [0, 1, 1, 4, 4, 0],
-  [0, 1, -1, 8, -8, 1],
-];
+/** F(2×2, 3×3): 16 multiplies per 4 outputs (points 0, ±1, ∞); transformed kernels 16/9 of the weight, not 4×. */
+export const WINOGRAD_F2: WinogradVariant = {
+  m: 2,
+  alpha: 4,
+  bt: [
+    [1, 0, -1, 0],
+    [0, 1, 1, 0],
+    [0, -1, 1, 0],
+    [0, 1, 0, -1],
+  ],
+  g: [
+    [1, 0, 0],
+    [1 / 2, 1 / 2, 1 / 2],
+    [1 / 2, -1 / 2, 1 / 2],
+    [0, 0, 1],
+  ],
+  at: [
+    [1, 1, 1, 0],
+    [0, 1, -1, -1],
+  ],
+};
 
 /** Splatted constants, one v128 local per magnitude the matrices use. */
 function constants(f: FnBuilder, rows: number[][]): Map<number, number> {
@@ -47,12 +81,12 @@ function constants(f: FnBuilder, rows: number[][]): Map<number, number> {
   return out;
 }
 
-/** 36 i32 locals holding base + k·(floats per plane)·4: the addresses of the planes of a [36, …] tensor. */
-function planes(f: FnBuilder, base: number, floatsPerPlane: () => void): number[] {
+/** `count` i32 locals holding base + k·(floats per plane)·4: the addresses of the planes of a [count, …] tensor. */
+function planes(f: FnBuilder, base: number, count: number, floatsPerPlane: () => void): number[] {
   const stride = f.i32();
   floatsPerPlane();
   f.const(2).shl().set(stride);
-  return Array.from({ length: 36 }, (_, k) => {
+  return Array.from({ length: count }, (_, k) => {
     const l = f.i32();
     f.get(stride).const(k).mul().get(base).add().set(l);
     return l;
@@ -75,43 +109,43 @@ function combine(f: FnBuilder, coefs: number[], terms: number[], consts: Map<num
 }
 
 /**
- * winogradInput(x, n, h, w, c, pt, pl, tilesH, tilesW, v): x is the input [n, h, w, c] (c a multiple
+ * winogradInput{m}(x, n, h, w, c, pt, pl, tilesH, tilesW, v): x is the input [n, h, w, c] (c a multiple
  * of 4), zero-padded by pt rows on top and pl columns on the left, and by whatever the tiles need on the
- * other sides; v [36, n·tilesH·tilesW, c] receives in v[k] element k (row-major in the 6×6 tile) of
+ * other sides; v [α², n·tilesH·tilesW, c] receives in v[k] element k (row-major in the α×α tile) of
  * Bᵀ d B for every tile. Interior tiles load directly; tiles at the border test each row and column.
  */
-export function winogradInput(): FnBuilder {
-  const f = new FnBuilder('winogradInput', 10);
+export function winogradInput({ m, alpha: A, bt }: WinogradVariant): FnBuilder {
+  const f = new FnBuilder(`winogradInput${m}`, 10);
   const [x, n, h, w, c, pt, pl, tilesH, tilesW, vBase] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-  const v = planes(f, vBase, () => f.get(n).get(tilesH).mul().get(tilesW).mul().get(c).mul());
+  const v = planes(f, vBase, A * A, () => f.get(n).get(tilesH).mul().get(tilesW).mul().get(c).mul());
   const [b, ty, tx, cc, rs, y0, x0, interior, tileBase, outBase, xb, ob] = Array.from({ length: 12 }, () => f.i32());
-  const off = Array.from({ length: 36 }, () => f.i32());
-  const rowOk = Array.from({ length: 6 }, () => f.i32());
-  const colOk = Array.from({ length: 6 }, () => f.i32());
-  const d = Array.from({ length: 6 }, () => f.v128());
-  const tmp = Array.from({ length: 36 }, () => f.v128());
+  const off = Array.from({ length: A * A }, () => f.i32());
+  const rowOk = Array.from({ length: A }, () => f.i32());
+  const colOk = Array.from({ length: A }, () => f.i32());
+  const d = Array.from({ length: A }, () => f.v128());
+  const tmp = Array.from({ length: A * A }, () => f.v128());
   const zero = f.v128();
-  const consts = constants(f, WINOGRAD_BT);
+  const consts = constants(f, bt);
   f.get(w).get(c).mul().const(2).shl().set(rs);
-  for (let k = 0; k < 6; k++) {
-    for (let j = 0; j < 6; j++) f.get(rs).const(k).mul().get(c).const(j * 4).mul().add().set(off[k * 6 + j]);
+  for (let k = 0; k < A; k++) {
+    for (let j = 0; j < A; j++) f.get(rs).const(k).mul().get(c).const(j * 4).mul().add().set(off[k * A + j]);
   }
   f.const(0).simd(SIMD.i32x4Splat).set(zero);
   const transform = (load: (k: number, j: number) => void): void => {
     // Columns first: tmp = Bᵀ d, one column of the tile at a time.
-    for (let j = 0; j < 6; j++) {
-      for (let k = 0; k < 6; k++) load(k, j);
-      for (let i = 0; i < 6; i++) {
-        combine(f, WINOGRAD_BT[i], d, consts);
-        f.set(tmp[i * 6 + j]);
+    for (let j = 0; j < A; j++) {
+      for (let k = 0; k < A; k++) load(k, j);
+      for (let i = 0; i < A; i++) {
+        combine(f, bt[i], d, consts);
+        f.set(tmp[i * A + j]);
       }
     }
-    // Then rows: (Bᵀ d) B, stored straight to the 36 outputs.
-    for (let i = 0; i < 6; i++) {
-      const row = tmp.slice(i * 6, i * 6 + 6);
-      for (let j = 0; j < 6; j++) {
-        f.get(v[i * 6 + j]).get(ob).add();
-        combine(f, WINOGRAD_BT[j], row, consts);
+    // Then rows: (Bᵀ d) B, stored straight to the α² outputs.
+    for (let i = 0; i < A; i++) {
+      const row = tmp.slice(i * A, i * A + A);
+      for (let j = 0; j < A; j++) {
+        f.get(v[i * A + j]).get(ob).add();
+        combine(f, bt[j], row, consts);
         f.simd(SIMD.store);
       }
     }
@@ -125,20 +159,20 @@ export function winogradInput(): FnBuilder {
   };
   f.loop(b, () => f.const(0), () => f.get(n), () => {
     f.loop(ty, () => f.const(0), () => f.get(tilesH), () => {
-      f.get(ty).const(2).shl().get(pt).sub().set(y0);
-      for (let k = 0; k < 6; k++) f.get(y0).const(k).add().const(0).geS().get(y0).const(k).add().get(h).ltS().and().set(rowOk[k]);
+      f.get(ty).const(m).mul().get(pt).sub().set(y0);
+      for (let k = 0; k < A; k++) f.get(y0).const(k).add().const(0).geS().get(y0).const(k).add().get(h).ltS().and().set(rowOk[k]);
       f.loop(tx, () => f.const(0), () => f.get(tilesW), () => {
-        f.get(tx).const(2).shl().get(pl).sub().set(x0);
-        for (let j = 0; j < 6; j++) f.get(x0).const(j).add().const(0).geS().get(x0).const(j).add().get(w).ltS().and().set(colOk[j]);
-        f.get(rowOk[0]).get(rowOk[5]).and().get(colOk[0]).and().get(colOk[5]).and().set(interior);
+        f.get(tx).const(m).mul().get(pl).sub().set(x0);
+        for (let j = 0; j < A; j++) f.get(x0).const(j).add().const(0).geS().get(x0).const(j).add().get(w).ltS().and().set(colOk[j]);
+        f.get(rowOk[0]).get(rowOk[A - 1]).and().get(colOk[0]).and().get(colOk[A - 1]).and().set(interior);
         // The tile's corner may lie in the padding: only addresses of in-range pixels are ever loaded.
         f.get(b).get(h).mul().get(y0).add().get(w).mul().get(x0).add().get(c).mul().const(2).shl().get(x).add().set(tileBase);
         f.get(b).get(tilesH).mul().get(ty).add().get(tilesW).mul().get(tx).add().get(c).mul().const(2).shl().set(outBase);
         f.get(interior).ifElse(
-          () => channels((k, j) => f.get(xb).get(off[k * 6 + j]).add().simd(SIMD.load).set(d[k])),
+          () => channels((k, j) => f.get(xb).get(off[k * A + j]).add().simd(SIMD.load).set(d[k])),
           () => channels((k, j) => {
             f.get(zero).set(d[k]);
-            f.get(rowOk[k]).get(colOk[j]).and().when(() => f.get(xb).get(off[k * 6 + j]).add().simd(SIMD.load).set(d[k]));
+            f.get(rowOk[k]).get(colOk[j]).and().when(() => f.get(xb).get(off[k * A + j]).add().simd(SIMD.load).set(d[k]));
           }),
         );
       });
@@ -148,51 +182,51 @@ export function winogradInput(): FnBuilder {
 }
 
 /**
- * winogradOutput(m, y, bias, n, ho, wo, co, tilesH, tilesW): m [36, n·tilesH·tilesW, co] are the 36
+ * winogradOutput{m}(m, y, bias, n, ho, wo, co, tilesH, tilesW): m [α², n·tilesH·tilesW, co] are the α²
  * GEMM products; y [n, ho, wo, co] receives Aᵀ m A + bias, cropped where a tile passes the edge
  * (co a multiple of 4, bias [co]).
  */
-export function winogradOutput(): FnBuilder {
-  const f = new FnBuilder('winogradOutput', 9);
+export function winogradOutput({ m: M, alpha: A, at }: WinogradVariant): FnBuilder {
+  const f = new FnBuilder(`winogradOutput${M}`, 9);
   const [mBase0, y, bias, n, ho, wo, co, tilesH, tilesW] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const m = planes(f, mBase0, () => f.get(n).get(tilesH).mul().get(tilesW).mul().get(co).mul());
+  const m = planes(f, mBase0, A * A, () => f.get(n).get(tilesH).mul().get(tilesW).mul().get(co).mul());
   const [b, ty, tx, cc, ys, rLim, sLim, mBase, yBase, mb, yb] = Array.from({ length: 11 }, () => f.i32());
-  const off = Array.from({ length: 16 }, () => f.i32());
-  const col = Array.from({ length: 6 }, () => f.v128());
-  const tmp = Array.from({ length: 24 }, () => f.v128());
+  const off = Array.from({ length: M * M }, () => f.i32());
+  const col = Array.from({ length: A }, () => f.v128());
+  const tmp = Array.from({ length: M * A }, () => f.v128());
   const bv = f.v128();
-  const consts = constants(f, WINOGRAD_AT);
+  const consts = constants(f, at);
   f.get(wo).get(co).mul().const(2).shl().set(ys);
-  for (let r = 0; r < 4; r++) {
-    for (let s = 0; s < 4; s++) f.get(ys).const(r).mul().get(co).const(s * 4).mul().add().set(off[r * 4 + s]);
+  for (let r = 0; r < M; r++) {
+    for (let s = 0; s < M; s++) f.get(ys).const(r).mul().get(co).const(s * 4).mul().add().set(off[r * M + s]);
   }
   f.loop(b, () => f.const(0), () => f.get(n), () => {
     f.loop(ty, () => f.const(0), () => f.get(tilesH), () => {
-      f.get(ho).get(ty).const(2).shl().sub().const(4).min().set(rLim);
+      f.get(ho).get(ty).const(M).mul().sub().const(M).min().set(rLim);
       f.loop(tx, () => f.const(0), () => f.get(tilesW), () => {
-        f.get(wo).get(tx).const(2).shl().sub().const(4).min().set(sLim);
+        f.get(wo).get(tx).const(M).mul().sub().const(M).min().set(sLim);
         f.get(b).get(tilesH).mul().get(ty).add().get(tilesW).mul().get(tx).add().get(co).mul().const(2).shl().set(mBase);
-        f.get(b).get(ho).mul().get(ty).const(2).shl().add().get(wo).mul().get(tx).const(2).shl().add();
+        f.get(b).get(ho).mul().get(ty).const(M).mul().add().get(wo).mul().get(tx).const(M).mul().add();
         f.get(co).mul().const(2).shl().get(y).add().set(yBase);
         f.loop(cc, () => f.const(0), () => f.get(co), () => {
           f.get(mBase).get(cc).const(2).shl().add().set(mb);
           f.get(yBase).get(cc).const(2).shl().add().set(yb);
           f.get(bias).get(cc).const(2).shl().add().simd(SIMD.load).set(bv);
-          // tmp = Aᵀ m, one column of the 6×6 tile at a time.
-          for (let j = 0; j < 6; j++) {
-            for (let i = 0; i < 6; i++) f.get(m[i * 6 + j]).get(mb).add().simd(SIMD.load).set(col[i]);
-            for (let r = 0; r < 4; r++) {
-              combine(f, WINOGRAD_AT[r], col, consts);
-              f.set(tmp[r * 6 + j]);
+          // tmp = Aᵀ m, one column of the α×α tile at a time.
+          for (let j = 0; j < A; j++) {
+            for (let i = 0; i < A; i++) f.get(m[i * A + j]).get(mb).add().simd(SIMD.load).set(col[i]);
+            for (let r = 0; r < M; r++) {
+              combine(f, at[r], col, consts);
+              f.set(tmp[r * A + j]);
             }
           }
-          for (let r = 0; r < 4; r++) {
-            const row = tmp.slice(r * 6, r * 6 + 6);
-            for (let s = 0; s < 4; s++) {
+          for (let r = 0; r < M; r++) {
+            const row = tmp.slice(r * A, r * A + A);
+            for (let s = 0; s < M; s++) {
               // Only the part of the tile inside the output is written.
               f.const(r).get(rLim).ltS().const(s).get(sLim).ltS().and().when(() => {
-                f.get(yb).get(off[r * 4 + s]).add();
-                combine(f, WINOGRAD_AT[s], row, consts);
+                f.get(yb).get(off[r * M + s]).add();
+                combine(f, at[s], row, consts);
                 f.get(bv).simd(SIMD.f32x4Add).simd(SIMD.store);
               });
             }

@@ -1,0 +1,114 @@
+/**
+ * The tfjs kernels behind winograd.ts: input transform, batched GEMM and output transform. Each runs its
+ * wasm SIMD function on the wasm backend and a plain-JS loop elsewhere (tests compare the two).
+ */
+import { defineJsKernel } from './js_kernel';
+import { WINOGRAD_F2, WINOGRAD_F4, type WinogradVariant } from './wasm_winograd';
+import { wasmKernelsFor } from './wasm_kernels';
+
+/** Kernel names. */
+export const WINOGRAD_INPUT = 'SaliencyLensWinogradInput';
+export const WINOGRAD_OUTPUT = 'SaliencyLensWinogradOutput';
+export const BATCHED_GEMM = 'SaliencyLensBatchedGemm';
+
+/** The variant with output tiles of m×m (the kernels' `m` attribute). */
+export function winogradVariant(m: number): WinogradVariant {
+  return m === 2 ? WINOGRAD_F2 : WINOGRAD_F4;
+}
+
+/** Σ coefs[k]·x[k]. */
+const dot = (coefs: number[], x: number[]): number => coefs.reduce((s, c, k) => s + c * x[k], 0);
+
+/** Bᵀ d B (or Aᵀ m A) of one channel's tile, given as a row-major array of `cols` columns. */
+function sandwich(left: number[][], right: number[][], tile: number[], cols: number): number[] {
+  const rows = tile.length / cols;
+  const tmp = left.map((l) => Array.from({ length: cols }, (_, j) => dot(l, Array.from({ length: rows }, (_, k) => tile[k * cols + j]))));
+  return tmp.flatMap((row) => right.map((r) => dot(r, row)));
+}
+
+defineJsKernel({
+  name: WINOGRAD_INPUT,
+  inputNames: ['x'],
+  outShapes: ([s], a) => {
+    const { alpha } = winogradVariant(a.m as number);
+    return [[alpha * alpha, s[0] * (a.tilesH as number) * (a.tilesW as number), s[3]]];
+  },
+  writesAllOutputs: true,
+  body: ([x], [[n, h, w, c]], [v], a) => {
+    const [m, tilesH, tilesW, pt, pl] = [a.m, a.tilesH, a.tilesW, a.pt, a.pl] as number[];
+    const simd = wasmKernelsFor(x, v);
+    if (simd) {
+      (m === 2 ? simd.winogradInput2 : simd.winogradInput4)(x.byteOffset, n, h, w, c, pt, pl, tilesH, tilesW, v.byteOffset);
+      return;
+    }
+    const { alpha: A, bt } = winogradVariant(m);
+    const plane = n * tilesH * tilesW * c;
+    const at = (b: number, r: number, q: number, ch: number): number => (r >= 0 && r < h && q >= 0 && q < w ? x[((b * h + r) * w + q) * c + ch] : 0);
+    for (let b = 0, t = 0; b < n; b++) {
+      for (let ty = 0; ty < tilesH; ty++) {
+        for (let tx = 0; tx < tilesW; tx++, t++) {
+          for (let ch = 0; ch < c; ch++) {
+            const tile = Array.from({ length: A * A }, (_, e) => at(b, ty * m - pt + Math.floor(e / A), tx * m - pl + (e % A), ch));
+            sandwich(bt, bt, tile, A).forEach((val, k) => (v[k * plane + t * c + ch] = val));
+          }
+        }
+      }
+    }
+  },
+});
+
+defineJsKernel({
+  name: WINOGRAD_OUTPUT,
+  inputNames: ['m', 'bias'],
+  outShapes: (s, a) => [[a.n as number, a.ho as number, a.wo as number, s[0][2]]],
+  writesAllOutputs: true,
+  body: ([mIn, bias], shapes, [y], a) => {
+    const [m, n, ho, wo, tilesH, tilesW] = [a.m, a.n, a.ho, a.wo, a.tilesH, a.tilesW] as number[];
+    const [positions, tiles, co] = shapes[0];
+    const simd = wasmKernelsFor(y, bias, mIn);
+    if (simd) {
+      (m === 2 ? simd.winogradOutput2 : simd.winogradOutput4)(mIn.byteOffset, y.byteOffset, bias.byteOffset, n, ho, wo, co, tilesH, tilesW);
+      return;
+    }
+    const { alpha: A, at } = winogradVariant(m);
+    const plane = tiles * co;
+    for (let b = 0, t = 0; b < n; b++) {
+      for (let ty = 0; ty < tilesH; ty++) {
+        for (let tx = 0; tx < tilesW; tx++, t++) {
+          for (let ch = 0; ch < co; ch++) {
+            const tile = Array.from({ length: positions }, (_, k) => mIn[k * plane + t * co + ch]);
+            const out = sandwich(at, at, tile, A);
+            for (let r = 0; r < m && ty * m + r < ho; r++) {
+              for (let s = 0; s < m && tx * m + s < wo; s++) y[((b * ho + ty * m + r) * wo + tx * m + s) * co + ch] = out[r * m + s] + bias[ch];
+            }
+          }
+        }
+      }
+    }
+  },
+});
+
+defineJsKernel({
+  name: BATCHED_GEMM,
+  inputNames: ['a', 'b'],
+  outShapes: ([sa, sb]) => [[sa[0], sa[1], sb[2]]],
+  writesAllOutputs: true,
+  body: ([a, b], [[batch, rows, inner], [, , cols]], [c]) => {
+    const simd = wasmKernelsFor(a, b, c);
+    if (simd) {
+      simd.gemmBatched(a.byteOffset, b.byteOffset, c.byteOffset, batch, rows, inner, cols);
+      return;
+    }
+    for (let k = 0; k < batch; k++) {
+      for (let r = 0; r < rows; r++) {
+        const out = (k * rows + r) * cols;
+        c.fill(0, out, out + cols);
+        for (let i = 0; i < inner; i++) {
+          const av = a[(k * rows + r) * inner + i];
+          const bo = (k * inner + i) * cols;
+          for (let q = 0; q < cols; q++) c[out + q] += av * b[bo + q];
+        }
+      }
+    }
+  },
+});
