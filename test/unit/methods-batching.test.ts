@@ -26,6 +26,7 @@ const CASES: Array<[MethodName, MethodOptions]> = [
   ['integrated-gradients', { steps: 7 }],
   ['integrated-gradients', { steps: 6, baseline: 'uniform', seed: 2 }],
   ['occlusion', { patch: 3, stride: 2 }],
+  ['scorecam', {}],
 ];
 
 test('multi-pass maps do not depend on the batch size, automatic or not (odd input size)', async () => {

@@ -11,8 +11,7 @@ import type { MethodName } from '../../shared/protocol';
 import type { LoadedModel } from '../model';
 import { guidedGradient } from './gradients';
 import type { MethodContext } from './index';
-import { DEFAULT_BATCH, inBatches } from './sampling';
-import { intOption } from './smoothgrad';
+import { DEFAULT_BATCH, batchOption, inBatches } from './sampling';
 
 /** The last layer (in topological order) with a spatial output on which the scores depend. */
 export function defaultCamLayer(model: LoadedModel): string {
@@ -147,7 +146,8 @@ function minMaxNormalize(maps: tf.Tensor4D): tf.Tensor4D {
 async function scoreCam(model: LoadedModel, x: tf.Tensor4D, target: number, A: tf.Tensor4D, ctx: MethodContext): Promise<tf.Tensor4D> {
   const [, h, w, k] = A.shape;
   const [, H, W] = x.shape;
-  const batch = intOption(ctx.options?.batch, '--batch', 1, 1024, DEFAULT_BATCH);
+  // Forward passes only: automatic batches of up to 16 sized from the measured memory, as occlusion's.
+  const batch = batchOption(ctx, model, 'forward', DEFAULT_BATCH);
   const scores = new Float32Array(k);
   const channels = tf.tidy(() => tf.transpose(A, [3, 1, 2, 0]) as tf.Tensor4D);
   try {
