@@ -19,6 +19,7 @@ import { filterGrid } from '../../src/engine/featureVis/images';
 import { uniformRandom } from '../../src/engine/methods/sampling';
 import { parseFilterList } from '../../src/cli/filters';
 import { node } from '../helpers/graphs';
+import type { GraphNode } from '../../src/engine/graph/ir';
 
 const close = (a: number, b: number, tol: number) => Math.abs(a - b) <= tol * Math.max(1, Math.abs(b));
 
@@ -86,9 +87,40 @@ test('redirected ReLU gradient: wakes a silent unit, otherwise the true gradient
   await testBackend();
   const relu = node('r', 'relu', ['x']);
   const grad = (values: number[]) => tf.tidy(() => Array.from(tf.grad((v: tf.Tensor) =>
-    tf.sum(tf.mul(redirectedReluHook(relu, v, (z) => tf.relu(z)), tf.tensor([[1, -1, 1]]))))(tf.tensor([values])).dataSync()));
+    tf.sum(tf.mul(redirectedReluHook(relu, v, (z) => tf.relu(z)), tf.tensor([[1, -1, 1]]))))(tf.tensor([values])).dataSync(), (g) => g + 0)); // −0 → 0
   assert.deepEqual(grad([-1, -2, -3]), [1, 0, 1], 'all blocked: pass gradient that raises the input');
   assert.deepEqual(grad([2, -2, -3]), [1, 0, 0], 'something passes: the true ReLU gradient');
+});
+
+test('redirected gradient of relu, relu6 and clip on 4-D tensors equals the rule written out', async () => {
+  await testBackend();
+  const [n, h, w, c] = [2, 3, 3, 4];
+  // Values on both sides of and exactly at the bounds; image 1 channel 2 is blocked everywhere.
+  const zs = randomTensor([n, h, w, c], 5, -8, 8).arraySync() as number[][][][];
+  zs.forEach((img, b) => img.forEach((row) => row.forEach((px, j) => {
+    px[0] = [0, 6, -1, 2][j % 4];
+    if (b === 1) px[2] = -3 - j;
+  })));
+  const dys = randomTensor([n, h, w, c], 6, -1, 1).arraySync() as number[][][][];
+  const cases: Array<[GraphNode, number, number]> = [
+    [node('r', 'relu', ['x']), 0, Infinity],
+    [node('r6', 'relu6', ['x']), 0, 6],
+    [{ ...node('cl', 'clip', ['x']), attrs: { min: -1, max: 2 } }, -1, 2],
+  ];
+  for (const [op, lo, hi] of cases) {
+    const got = tf.tidy(() => Array.from(tf.grad((v: tf.Tensor) => tf.sum(tf.mul(
+      redirectedReluHook(op, v, (z) => tf.clipByValue(z, lo, hi)), tf.tensor(dys))))(tf.tensor(zs)).dataSync()));
+    const want: number[] = [];
+    zs.forEach((img, b) => img.forEach((row, i) => row.forEach((px, j) => px.forEach((z, ch) => {
+      const dy = dys[b][i][j][ch];
+      const active = z > lo && z < hi;
+      let passes = false;
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) passes ||= img[y][x][ch] > lo && img[y][x][ch] < hi && dys[b][y][x][ch] !== 0;
+      const stuck = (z <= lo && dy > 0) || (z >= hi && dy < 0);
+      want.push(active ? dy : !passes && stuck ? dy : 0);
+    }))));
+    got.forEach((g, k) => assert.ok(Math.abs(g - want[k]) < 1e-7, `${op.op} [${k}]: ${g} vs ${want[k]}`));
+  }
 });
 
 test('objectives: channel mean, centre neuron, logit, whole layer', async () => {
