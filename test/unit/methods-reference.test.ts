@@ -11,7 +11,8 @@ import type { MethodName, MethodOptions } from '../../src/shared/protocol';
 
 // test/fixtures/cam-residual is written by scripts/fixtures/make_cam_reference.py: a residual CNN (stem, an
 // identity block, a stride-2 block with a 1x1 projection shortcut, GAP, Dense) as a TF.js Layers model, with
-// raw CAMs, Integrated Gradients and input gradients computed by an independent float64 PyTorch implementation.
+// raw CAMs (Score-CAM included), Guided Grad-CAM, Integrated Gradients and input gradients computed by an
+// independent float64 PyTorch implementation.
 const DIR = join(__dirname, '..', 'fixtures', 'cam-residual');
 const CAMS = ['gradcam', 'gradcam-plus-plus', 'hirescam', 'layercam'] as const;
 
@@ -94,6 +95,41 @@ for (const layer of Object.keys(reference.layers)) {
       assert.ok(rel < 1e-3, `${method} at ${layer}: max relative error ${rel} (raw CAM scale differs)`);
     }
     t.diagnostic(`${layer}: ${report.join('; ')}`);
+  });
+}
+
+for (const layer of Object.keys(reference.layers)) {
+  const ref = reference.layers[layer];
+  const options: MethodOptions = layer === reference.layer ? {} : { layer };
+  test(`Score-CAM at ${layer} (raw, ${ref.shape.slice(0, 2).join('×')}) matches PyTorch`, async (t) => {
+    const out = await run('scorecam', options);
+    assert.equal(out.layer, layer);
+    const cam = rawCam(out);
+    assert.deepEqual([cam.height, cam.width], ref.shape.slice(0, 2), 'raw Score-CAM at layer resolution');
+    assert.ok(cam.data.every((v) => v >= 0), 'raw Score-CAM after ReLU is non-negative');
+    const expected = readNpy(join(DIR, ref.files.scorecam));
+    const c = cosine(cam.data, expected.data);
+    const rel = maxRelativeError(cam.data, expected.data);
+    t.diagnostic(`scorecam at ${layer}: cosine ${c.toFixed(6)} max rel. err ${rel.toExponential(2)}`);
+    assert.ok(c >= 0.999, `cosine ${c}`);
+    // The softmax over channels leaves the weights nearly uniform here, so even a map with every weight 1/K has
+    // cosine > 0.999 with the reference: the values carry the check. Upsampling with align_corners=True
+    // (pytorch-grad-cam) lands at 2.9e-3 (block1_out) and 1.5e-2 (block2_out); see reference.json variants.
+    assert.ok(rel < 2e-4, `max relative error ${rel}`);
+  });
+
+  test(`Guided Grad-CAM with the Grad-CAM of ${layer} (input resolution, signed) matches PyTorch`, async (t) => {
+    const out = await run('guided-gradcam', options);
+    assert.equal(out.layer, layer);
+    assert.equal(out.signed, true);
+    const expected = readNpy(join(DIR, ref.files['guided-gradcam']));
+    assert.deepEqual(out.attribution.shape.slice(1), expected.shape, 'guided × CAM at input resolution [H,W,C]');
+    const c = cosine(out.data, expected.data);
+    const rel = maxRelativeError(out.data, expected.data);
+    t.diagnostic(`guided-gradcam at ${layer}: cosine ${c.toFixed(6)} max rel. err ${rel.toExponential(2)}`);
+    // Upsampling with align_corners=True has cosine 0.963 / 0.989; a CAM not divided by its peak, rel. err ~1.
+    assert.ok(c >= 0.999, `cosine ${c}`);
+    assert.ok(rel < 1e-3, `max relative error ${rel}`);
   });
 }
 
