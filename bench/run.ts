@@ -27,7 +27,8 @@ import {
 const ROOT = resolve(__dirname, '..');
 
 /**
- * Methods in table order. SmoothGrad and IG use the engine's defaults: 25 samples, 50 steps, batches of 16.
+ * Methods in table order. SmoothGrad and IG use the engine's defaults: 25 samples, 50 steps, automatic batches
+ * (PyTorch: batches of 16).
  * Feature visualisation: one picture of filter 0 (`saliency-lens filters` defaults) and one whole-layer dream
  * (`saliency-lens dream` defaults) at each model's mid layer.
  */
@@ -214,7 +215,7 @@ async function main(): Promise<void> {
     `${python ? `, PyTorch ${machine.torch} (${torchThreads} threads)` : ''}; ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${elapsedS().toFixed(0)} s`);
   out.push('', '### Warm latency (one map, batch 1, after warm-up)', '', latencyTable(summaries));
   out.push('', `Single-pass methods: median of per-process medians over the rounds (each process: ${ctx.warmup ?? 2} warm-up maps, then ${runs} timed); ` +
-    `SmoothGrad (25 samples) and Integrated Gradients (50 steps), batches of 16: ${ctx.heavyFirst ? 'the first map of a fresh process after one forward pass (first-call costs included, on both sides)' : `${ctx.warmup === undefined ? 2 : 1} warm-up map(s), then one timed`}, median over rounds. ` +
+    `SmoothGrad (25 samples) and Integrated Gradients (50 steps), ours in automatic batches (≤ 8), PyTorch's in batches of 16: ${ctx.heavyFirst ? 'the first map of a fresh process after one forward pass (first-call costs included, on both sides)' : `${ctx.warmup === undefined ? 2 : 1} warm-up map(s), then one timed`}, median over rounds. ` +
     'ours/PyTorch: ratio of the medians (min–max of the per-round ratios); min/min: fastest map against fastest map, the figure least disturbed by other processes. ' +
     'Load: model load in the measuring process. Peak RSS: that process\'s high-water mark.');
   if (summaries.some((r) => r.featureVis)) {
