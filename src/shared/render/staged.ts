@@ -9,7 +9,7 @@
 import type { DisplaySettings } from '../protocol';
 import { type AttributionLike, asRgba, blendIndices, centredLut, lutScale, type RgbaLike } from './compose';
 import { PercentileTable } from './normalize';
-import { bilinearColumnTaps } from './upsample';
+import { bilinearTaps } from './upsample';
 import { isSignedReduction, reduceChannels } from './reduce';
 import type { RgbaPixels, ScalarMap } from './types';
 
@@ -159,8 +159,7 @@ export class StagedRenderer {
 
   /** resizeBilinear followed by LUT indexing: each source row is resized across once, then rows are mixed. */
   private resizeIndices(data: Float32Array, inW: number, inH: number, width: number, height: number, scale: number, offset: number, out: Uint8Array): void {
-    const sy = inH / height;
-    const { x0, x1, fx } = bilinearColumnTaps(inW, width);
+    const { lo: x0, hi: x1, frac: fx } = bilinearTaps(inW, width);
     let rows = this.rows;
     if (!rows || rows.length !== inH * width) rows = this.rows = new Float64Array(inH * width);
     for (let r = 0; r < inH; r++) {
@@ -171,13 +170,11 @@ export class StagedRenderer {
         rows[o + x] = a + (data[row + x1[x]] - a) * fx[x];
       }
     }
+    const rowTaps = bilinearTaps(inH, height, 'float64');
     for (let y = 0; y < height; y++) {
-      const src = Math.max(0, (y + 0.5) * sy - 0.5);
-      const top = Math.min(inH - 1, Math.floor(src));
-      const bottom = Math.min(inH - 1, top + 1);
-      const fy = src - top;
-      const t = top * width;
-      const b = bottom * width;
+      const fy = rowTaps.frac[y];
+      const t = rowTaps.lo[y] * width;
+      const b = rowTaps.hi[y] * width;
       const o = y * width;
       for (let x = 0; x < width; x++) {
         const a = rows[t + x];
