@@ -9,7 +9,7 @@ import type { ConvPad } from '../../src/engine/kernels/conv_plan';
 import { setFastGradientsEnabled } from '../../src/engine/kernels/js_kernel';
 import { kernelCacheSize } from '../../src/engine/kernels/kernel_cache';
 import { setWasmKernelsEnabled, wasmKernelCalls } from '../../src/engine/kernels/wasm_kernels';
-import { setWinogradEnabled, winogradConv2d, winogradSuits, winogradTile } from '../../src/engine/kernels/winograd';
+import { winogradConv2d, winogradSuits, winogradTile } from '../../src/engine/kernels/winograd';
 import { lcgValues, sizeOf } from '../helpers/values';
 
 const tensor = (shape: number[], seed: number): tf.Tensor => tf.tensor(lcgValues(sizeOf(shape), seed), shape);
@@ -40,10 +40,7 @@ describe('Winograd F(m×m, 3×3) on wasm', () => {
     await tf.setBackend('wasm');
     registerMissingKernels();
   });
-  after(() => {
-    setWinogradEnabled(true);
-    setWasmKernelsEnabled(true);
-  });
+  after(() => setWasmKernelsEnabled(true));
 
   it('is chosen only for 3×3 stride-1 convolutions with enough channels', () => {
     assert.ok(winogradSuits([1, 56, 56, 64], [3, 3, 64, 64], [1, 1], [1, 1]));

@@ -109,6 +109,21 @@ function combine(f: FnBuilder, coefs: number[], terms: number[], consts: Map<num
 }
 
 /**
+ * The first half of a transform L · X · Rᵀ: for each of the α columns of the tile, `loadColumn(j)` puts it in
+ * the `column` locals, and row r of `left` combines them into tmp[r·α + j].
+ */
+function columnPass(f: FnBuilder, left: number[][], alpha: number, column: number[], tmp: number[], consts: Map<number, number>,
+  loadColumn: (j: number) => void): void {
+  for (let j = 0; j < alpha; j++) {
+    loadColumn(j);
+    left.forEach((row, r) => {
+      combine(f, row, column, consts);
+      f.set(tmp[r * alpha + j]);
+    });
+  }
+}
+
+/**
  * winogradInput{m}(x, n, h, w, c, pt, pl, tilesH, tilesW, v): x is the input [n, h, w, c] (c a multiple
  * of 4), zero-padded by pt rows on top and pl columns on the left, and by whatever the tiles need on the
  * other sides; v [α², n·tilesH·tilesW, c] receives in v[k] element k (row-major in the α×α tile) of
@@ -133,13 +148,9 @@ export function winogradInput({ m, alpha: A, bt }: WinogradVariant): FnBuilder {
   f.const(0).simd(SIMD.i32x4Splat).set(zero);
   const transform = (load: (k: number, j: number) => void): void => {
     // Columns first: tmp = Bᵀ d, one column of the tile at a time.
-    for (let j = 0; j < A; j++) {
+    columnPass(f, bt, A, d, tmp, consts, (j) => {
       for (let k = 0; k < A; k++) load(k, j);
-      for (let i = 0; i < A; i++) {
-        combine(f, bt[i], d, consts);
-        f.set(tmp[i * A + j]);
-      }
-    }
+    });
     // Then rows: (Bᵀ d) B, stored straight to the α² outputs.
     for (let i = 0; i < A; i++) {
       const row = tmp.slice(i * A, i * A + A);
@@ -213,13 +224,9 @@ export function winogradOutput({ m: M, alpha: A, at }: WinogradVariant): FnBuild
           f.get(yBase).get(cc).const(2).shl().add().set(yb);
           f.get(bias).get(cc).const(2).shl().add().simd(SIMD.load).set(bv);
           // tmp = Aᵀ m, one column of the α×α tile at a time.
-          for (let j = 0; j < A; j++) {
+          columnPass(f, at, A, col, tmp, consts, (j) => {
             for (let i = 0; i < A; i++) f.get(m[i * A + j]).get(mb).add().simd(SIMD.load).set(col[i]);
-            for (let r = 0; r < M; r++) {
-              combine(f, at[r], col, consts);
-              f.set(tmp[r * A + j]);
-            }
-          }
+          });
           for (let r = 0; r < M; r++) {
             const row = tmp.slice(r * A, r * A + A);
             for (let s = 0; s < M; s++) {

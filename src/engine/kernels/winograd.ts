@@ -28,13 +28,6 @@ const MIN_MACS = 4e6;
  */
 const MAX_THREADS = 2;
 
-let enabled = true;
-
-/** Tests and the benchmark switch Winograd off to compare with the direct convolution. */
-export function setWinogradEnabled(on: boolean): void {
-  enabled = on;
-}
-
 /** The output tile size a conv with this kernel [3, 3, ci, co] uses. */
 export function winogradTile(kernelShape: number[]): 2 | 4 {
   return kernelShape[2] * kernelShape[3] > MAX_F4_CHANNEL_PAIRS ? 2 : 4;
@@ -46,7 +39,7 @@ export function winogradTile(kernelShape: number[]): 2 | 4 {
  */
 export function winogradSuits(xShape: number[], kernelShape: number[], strides: [number, number], dilations: [number, number]): boolean {
   const [kh, kw, ci, co] = kernelShape;
-  if (!enabled || kh !== 3 || kw !== 3 || strides[0] !== 1 || strides[1] !== 1 || dilations[0] !== 1 || dilations[1] !== 1) return false;
+  if (kh !== 3 || kw !== 3 || strides[0] !== 1 || strides[1] !== 1 || dilations[0] !== 1 || dilations[1] !== 1) return false;
   if (ci % 4 !== 0 || co % 4 !== 0 || ci < 16 || co < 16 || xShape[1] < 4 || xShape[2] < 4) return false;
   if (xShape[0] * xShape[1] * xShape[2] * ci * co * 9 < MIN_MACS) return false;
   return wasmKernelsReady() && getThreadsCount() <= MAX_THREADS;
