@@ -6,6 +6,7 @@ import { randomTensor, tinyCnn } from '../helpers/graphs';
 import { LoadedModel } from '../../src/engine/model';
 import { runMethod } from '../../src/engine/methods';
 import { disposeGraph } from '../../src/engine/graph/ir';
+import { assertNoTensorGrowth } from '../helpers/tensorGrowth';
 import { autoBatchSize, bytesPerImage, gaussianArray, gaussianArrays, inBatches, uniformRandom } from '../../src/engine/methods/sampling';
 import type { MethodName, MethodOptions } from '../../src/shared/protocol';
 
@@ -107,19 +108,10 @@ test('inside an outer tf.profile, automatic batches run unmeasured and leave the
 });
 
 test('no tensor growth over repeated automatic multi-pass runs', async () => {
-  await testBackend();
-  const model = LoadedModel.fromGraph(tinyCnn(21));
-  const x = randomTensor([1, 8, 8, 3], 23, 0, 1) as tf.Tensor4D;
-  const run = async () => {
+  await assertNoTensorGrowth(5, async (model, x) => {
     for (const [method, options] of CASES) {
       const out = await runMethod(method, model, x, [1], { pixelToInput: () => new Float32Array(3), options });
       out.attribution.dispose();
     }
-  };
-  await run();
-  const before = tf.memory().numTensors;
-  for (let i = 0; i < 5; i++) await run();
-  assert.equal(tf.memory().numTensors, before);
-  x.dispose();
-  disposeGraph(model.graph);
+  });
 });

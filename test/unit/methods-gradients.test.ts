@@ -7,6 +7,7 @@ import { LoadedModel } from '../../src/engine/model';
 import { gradientTimesInput, guidedGradient, vanillaGradient } from '../../src/engine/methods/gradients';
 import { runMethod } from '../../src/engine/methods';
 import { disposeGraph } from '../../src/engine/graph/ir';
+import { assertNoTensorGrowth } from '../helpers/tensorGrowth';
 import { cosine } from '../helpers/reference';
 
 /** Guided backprop written out by hand for tinyCnn: explicit forward, explicit masked backward. */
@@ -110,19 +111,10 @@ test('gradient × input is the elementwise product, and batches use per-sample t
 });
 
 test('no tensor growth over 50 runs of every method', async () => {
-  await testBackend();
-  const model = LoadedModel.fromGraph(tinyCnn(21));
-  const x = randomTensor([1, 8, 8, 3], 23, 0, 1) as tf.Tensor4D;
-  const run = async () => {
+  await assertNoTensorGrowth(50, async (model, x) => {
     for (const method of ['vanilla', 'guided', 'gradient-x-input'] as const) {
       const out = await runMethod(method, model, x, [1]);
       out.attribution.dispose();
     }
-  };
-  await run();
-  const before = tf.memory().numTensors;
-  for (let i = 0; i < 50; i++) await run();
-  assert.equal(tf.memory().numTensors, before);
-  x.dispose();
-  disposeGraph(model.graph);
+  });
 });
