@@ -28,6 +28,8 @@ export interface Settings {
   backend: '' | 'node' | 'wasm' | 'cpu';
   /** wasm backend threads, 1..MAX_THREADS; undefined lets the engine choose. */
   threads: number | undefined;
+  /** Gradient helper threads, 0..MAX_WORKERS (0: off); undefined lets the engine choose. */
+  workers: number | undefined;
   autoRefresh: boolean;
   requestTimeoutMs: number;
 }
@@ -55,6 +57,15 @@ export const MAX_THREADS = 8;
 export function parseThreadsSetting(value: unknown): number | undefined {
   const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
   return Number.isInteger(n) && n >= 1 && n <= MAX_THREADS ? n : undefined;
+}
+
+/** The most gradient helper threads the engine accepts (SALIENCY_LENS_WORKERS; engine code is not imported by the host). */
+export const MAX_WORKERS = 3;
+
+/** Parses the gradient workers setting: 0..MAX_WORKERS as a number or a string; anything else (such as "auto") is automatic. */
+export function parseWorkersSetting(value: unknown): number | undefined {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+  return Number.isInteger(n) && n >= 0 && n <= MAX_WORKERS ? n : undefined;
 }
 
 /** Parses a target setting: "" → top-1, "281" → index 281, anything else → a label. */
@@ -86,6 +97,7 @@ export function readSettings(get: SettingGetter): Settings {
     options: sanitizeOptions(Object.fromEntries(OPTION_KEYS.map((k) => [k, get(k)]))),
     backend: backend === 'node' || backend === 'wasm' || backend === 'cpu' ? backend : '',
     threads: parseThreadsSetting(get('wasmThreads')),
+    workers: parseWorkersSetting(get('gradientWorkers')),
     autoRefresh: get('autoRefresh') !== false,
     requestTimeoutMs: num(get('requestTimeoutSeconds'), 0, 3600, 300) * 1000,
   };

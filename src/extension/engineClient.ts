@@ -20,6 +20,8 @@ export interface EngineClientOptions {
   backend?: () => string;
   /** wasm threads passed as SALIENCY_LENS_THREADS (undefined: automatic); a change restarts the engine at the next request. */
   threads?: () => number | undefined;
+  /** Gradient helper threads passed as SALIENCY_LENS_WORKERS (undefined: automatic); a change restarts the engine at the next request. */
+  workers?: () => number | undefined;
   /** Silence (ms) from the engine during a request after which it counts as hung; 0 disables. */
   requestTimeoutMs: () => number;
   /** How long the engine may take to send `ready`. */
@@ -184,7 +186,7 @@ export class EngineClient {
   }
 
   private ensureProcess(): Running {
-    const env = engineEnv(this.opts.backend?.() ?? '', this.opts.threads?.());
+    const env = engineEnv(this.opts.backend?.() ?? '', this.opts.threads?.(), this.opts.workers?.());
     if (this.running && !sameEnv(this.running.env, env)) {
       // Only reached between requests (pump runs one at a time), so no work is interrupted.
       this.stopProcess(`engine settings changed to ${describeEnv(env) || 'automatic'}`, true);
@@ -386,5 +388,6 @@ export class EngineClient {
 }
 
 function sameEnv(a: EngineEnv, b: EngineEnv): boolean {
-  return a.SALIENCY_LENS_BACKEND === b.SALIENCY_LENS_BACKEND && a.SALIENCY_LENS_THREADS === b.SALIENCY_LENS_THREADS;
+  return a.SALIENCY_LENS_BACKEND === b.SALIENCY_LENS_BACKEND && a.SALIENCY_LENS_THREADS === b.SALIENCY_LENS_THREADS
+    && a.SALIENCY_LENS_WORKERS === b.SALIENCY_LENS_WORKERS;
 }

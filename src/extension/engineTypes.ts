@@ -36,26 +36,32 @@ export class EngineError extends Error {
   }
 }
 
-/** The engine settings a process is started with: SALIENCY_LENS_BACKEND and SALIENCY_LENS_THREADS. */
+/** The engine settings a process is started with: SALIENCY_LENS_BACKEND, SALIENCY_LENS_THREADS and SALIENCY_LENS_WORKERS. */
 export interface EngineEnv {
   SALIENCY_LENS_BACKEND: string;
   SALIENCY_LENS_THREADS: string;
+  SALIENCY_LENS_WORKERS: string;
 }
 
 /**
- * The variables for a backend preference ('' or 'auto': the engine chooses) and a wasm thread count
- * (undefined: automatic). Both are always set, so a value inherited from VS Code's own environment
- * never outranks the settings.
+ * The variables for a backend preference ('' or 'auto': the engine chooses), a wasm thread count and a
+ * gradient worker count (undefined: automatic). All are always set, so a value inherited from VS Code's
+ * own environment never outranks the settings.
  */
-export function engineEnv(backend: string, threads: number | undefined): EngineEnv {
+export function engineEnv(backend: string, threads: number | undefined, workers: number | undefined): EngineEnv {
   return {
     SALIENCY_LENS_BACKEND: backend === 'auto' ? '' : backend,
     SALIENCY_LENS_THREADS: threads === undefined ? '' : String(threads),
+    SALIENCY_LENS_WORKERS: workers === undefined ? '' : String(workers),
   };
 }
 
 /** A one-line description of the settings of an engine process, for the log ('' when all automatic). */
 export function describeEnv(env: EngineEnv): string {
-  const parts = [env.SALIENCY_LENS_BACKEND && `backend ${env.SALIENCY_LENS_BACKEND}`, env.SALIENCY_LENS_THREADS && `${env.SALIENCY_LENS_THREADS} wasm thread(s)`];
+  const parts = [
+    env.SALIENCY_LENS_BACKEND && `backend ${env.SALIENCY_LENS_BACKEND}`,
+    env.SALIENCY_LENS_THREADS && `${env.SALIENCY_LENS_THREADS} wasm thread(s)`,
+    env.SALIENCY_LENS_WORKERS && `${env.SALIENCY_LENS_WORKERS} gradient worker(s)`,
+  ];
   return parts.filter(Boolean).join(', ');
 }

@@ -26,6 +26,7 @@ export function activate(context: vscode.ExtensionContext): void {
     enginePath: vscode.Uri.joinPath(context.extensionUri, 'dist', 'engine.js').fsPath,
     backend: () => settings().backend,
     threads: () => settings().threads,
+    workers: () => settings().workers,
     requestTimeoutMs: () => settings().requestTimeoutMs,
     log: (line) => log.info(line),
   });
@@ -158,6 +159,8 @@ export function activate(context: vscode.ExtensionContext): void {
       } else if (e.affectsConfiguration(`${SECTION}.wasmThreads`)) {
         // The client compares its settings at each request: a computation in progress is not cut short.
         log.info(`wasm threads setting is now ${s.threads ?? 'auto'}: the engine restarts at its next request`);
+      } else if (e.affectsConfiguration(`${SECTION}.gradientWorkers`)) {
+        log.info(`gradient workers setting is now ${s.workers ?? 'auto'}: the engine restarts at its next request`);
       }
     }),
     vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {

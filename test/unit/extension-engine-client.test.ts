@@ -214,9 +214,9 @@ describe('EngineClient.restart', () => {
 });
 
 describe('EngineClient engine settings', () => {
-  /** What the fake engine reports of its process: its pid and the SALIENCY_LENS_THREADS it was given. */
-  const whoAnswers = async (c: EngineClient): Promise<{ pid: number; threads: string }> =>
-    (await c.request('predict', { imagePath: '/ok.png', modelPath: '/m/model.json' })) as unknown as { pid: number; threads: string };
+  /** What the fake engine reports of its process: its pid and the SALIENCY_LENS_THREADS / _WORKERS it was given. */
+  const whoAnswers = async (c: EngineClient): Promise<{ pid: number; threads: string; workers: string }> =>
+    (await c.request('predict', { imagePath: '/ok.png', modelPath: '/m/model.json' })) as unknown as { pid: number; threads: string; workers: string };
 
   it('passes the wasm threads, keeps the process while they stay, and restarts it at the next request when they change', async () => {
     let threads: number | undefined = 2;
@@ -236,6 +236,32 @@ describe('EngineClient engine settings', () => {
       assert.ok(logs.some((l) => l.includes('stopping engine (engine settings changed to automatic)')));
     } finally {
       delete process.env.SALIENCY_LENS_THREADS;
+    }
+  });
+
+  it('passes the gradient workers, keeps the process while they stay, and restarts it at the next request when they change', async () => {
+    let workers: number | undefined = 0;
+    // A value in VS Code's own environment must not outrank the setting.
+    process.env.SALIENCY_LENS_WORKERS = '3';
+    try {
+      const { c, logs } = client({ threads: () => 2, workers: () => workers });
+      const first = await whoAnswers(c);
+      assert.equal(first.workers, '0', '0 (off) is passed, not taken for automatic');
+      assert.equal((await whoAnswers(c)).pid, first.pid, 'same settings: same process');
+      assert.ok(logs.some((l) => l.includes('(2 wasm thread(s), 0 gradient worker(s))')), 'the start is logged with its workers');
+      workers = 2;
+      assert.equal(c.isRunning, true, 'the change alone does not stop the engine');
+      const second = await whoAnswers(c);
+      assert.notEqual(second.pid, first.pid, 'a workers change alone restarts the engine');
+      assert.equal(second.workers, '2');
+      assert.equal(second.threads, '2');
+      workers = undefined;
+      const third = await whoAnswers(c);
+      assert.notEqual(third.pid, second.pid);
+      assert.equal(third.workers, '', 'automatic: the engine chooses');
+      assert.ok(logs.some((l) => l.includes('stopping engine (engine settings changed to 2 wasm thread(s), 2 gradient worker(s))')));
+    } finally {
+      delete process.env.SALIENCY_LENS_WORKERS;
     }
   });
 

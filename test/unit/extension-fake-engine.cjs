@@ -137,7 +137,7 @@ function handle(req) {
     if (req.type === 'explain') send({ type: 'explainResult', id: req.id, result: explainResult(req.params) });
     else if (req.type === 'labels') send({ type: 'labelsResult', id: req.id, result: ['dog', 'cat'] });
     else if (req.type === 'layers') send({ type: 'layersResult', id: req.id, result: LAYERS });
-    else send({ type: 'predictResult', id: req.id, result: { ...explainResult(req.params), pid: process.pid, threads: process.env.SALIENCY_LENS_THREADS } });
+    else send({ type: 'predictResult', id: req.id, result: { ...explainResult(req.params), pid: process.pid, threads: process.env.SALIENCY_LENS_THREADS, workers: process.env.SALIENCY_LENS_WORKERS } });
     finish(req);
   };
   setTimeout(tick, 5);

@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { mapCompareTarget } from '../../src/extension/compare';
-import { MAX_THREADS, parseTarget, parseThreadsSetting, readSettings } from '../../src/extension/config';
+import { MAX_THREADS, MAX_WORKERS, parseTarget, parseThreadsSetting, parseWorkersSetting, readSettings } from '../../src/extension/config';
+import { describeEnv, engineEnv } from '../../src/extension/engineTypes';
 import { featureOptions as featureOptionsOf } from '../../src/extension/filterSelect';
 import { exportPath, imageGlob, isImagePath, modelName, panelTitle, resolveSettingPath } from '../../src/extension/paths';
 import { parseRevivedState } from '../../src/extension/revive';
@@ -39,6 +40,7 @@ describe('settings', () => {
     assert.deepEqual(s.display, { colormap: 'viridis', alpha: 0.5, clipPercentile: 99, reduce: 'max-abs' });
     assert.equal(s.backend, '');
     assert.equal(s.threads, undefined);
+    assert.equal(s.workers, undefined);
     assert.equal(s.autoRefresh, true);
     assert.equal(s.requestTimeoutMs, 300_000);
   });
@@ -59,6 +61,23 @@ describe('settings', () => {
     assert.equal(from({ wasmThreads: 2 }).threads, 2);
     assert.equal(parseThreadsSetting(String(MAX_THREADS)), MAX_THREADS);
     for (const v of ['auto', '', '0', '9', 9, 0, -1, 2.5, '2.5', 'two', null, true]) assert.equal(parseThreadsSetting(v), undefined, String(v));
+  });
+  it('reads the gradient workers as a number or a string of 0..3 (0: off), anything else as automatic', () => {
+    assert.equal(from({ gradientWorkers: '2' }).workers, 2);
+    assert.equal(from({ gradientWorkers: '0' }).workers, 0);
+    assert.equal(from({ gradientWorkers: 1 }).workers, 1);
+    assert.equal(from({ gradientWorkers: 'auto' }).workers, undefined);
+    assert.equal(parseWorkersSetting(String(MAX_WORKERS)), MAX_WORKERS);
+    for (const v of ['auto', '', '4', 4, -1, '-1', 1.5, '1.5', 'one', null, true]) assert.equal(parseWorkersSetting(v), undefined, String(v));
+  });
+  it('always sets every engine variable, blank when automatic, and describes only the set ones', () => {
+    const auto = engineEnv('auto', undefined, undefined);
+    assert.deepEqual(auto, { SALIENCY_LENS_BACKEND: '', SALIENCY_LENS_THREADS: '', SALIENCY_LENS_WORKERS: '' });
+    assert.equal(describeEnv(auto), '');
+    const off = engineEnv('', undefined, 0);
+    assert.equal(off.SALIENCY_LENS_WORKERS, '0', '0 turns the helpers off; it is not automatic');
+    assert.equal(describeEnv(off), '0 gradient worker(s)');
+    assert.equal(describeEnv(engineEnv('wasm', 2, 3)), 'backend wasm, 2 wasm thread(s), 3 gradient worker(s)');
   });
   it('passes valid choices through', () => {
     const s = from({ method: 'guided', preprocess: 'imagenet', resize: 'center-crop', backend: 'wasm', colormap: 'jet' });
@@ -131,6 +150,14 @@ describe('package.json contributions', () => {
     assert.equal(props['saliencyLens.requestTimeoutSeconds'].default * 1000, s.requestTimeoutMs);
     assert.equal(props['saliencyLens.wasmThreads'].default, 'auto');
     assert.equal(s.threads, undefined);
+    assert.equal(props['saliencyLens.gradientWorkers'].default, 'auto');
+    assert.equal(s.workers, undefined);
+  });
+  it('offers exactly the gradient worker counts the setting parser accepts, each described', () => {
+    const offered: string[] = props['saliencyLens.gradientWorkers'].enum;
+    assert.deepEqual(offered, ['auto', ...Array.from({ length: MAX_WORKERS + 1 }, (_, i) => String(i))]);
+    assert.equal(props['saliencyLens.gradientWorkers'].enumDescriptions.length, offered.length);
+    for (const v of offered.slice(1)) assert.equal(parseWorkersSetting(v), Number(v));
   });
   it('offers exactly the thread counts the engine accepts', async () => {
     // Loaded here only: the engine's module pulls in TensorFlow.js.
