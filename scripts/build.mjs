@@ -20,6 +20,8 @@ const builds = [
   { ...common, entryPoints: { cli: 'src/cli/main.ts' }, platform: 'node', format: 'cjs', target: 'node20', outdir: dist, external: nodeExternals, banner: { js: '#!/usr/bin/env node' } },
   { ...common, entryPoints: { webview: 'webview/main.ts' }, platform: 'browser', format: 'iife', target: 'es2022', outdir: dist },
   // The threaded wasm backend's pthread worker entry (src/engine/wasmThreads.ts finds it beside the bundles).
+  // Gradient helper threads (src/engine/gradientPool.ts finds the bundle beside the engine's).
+  { ...common, entryPoints: { 'gradient-worker': 'src/engine/gradientWorker.ts' }, platform: 'node', format: 'cjs', target: 'node20', outdir: dist, external: nodeExternals },
   { ...common, entryPoints: { 'wasm-thread-worker': 'src/engine/wasmThreadWorker.cjs' }, platform: 'node', format: 'cjs', target: 'node20', outdir: dist },
 ];
 

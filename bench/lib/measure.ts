@@ -54,8 +54,11 @@ function oursArgs(ctx: MeasureContext): string[] {
   return [...(ctx.backend ? ['--backend', ctx.backend] : []), ...(ctx.threads ? ['--threads', String(ctx.threads)] : [])];
 }
 
-/** The backend with its thread count when the CLI reports one ("wasm 2T"). */
-const backendOf = (j: Record<string, unknown>): string => `${String(j.backend)}${typeof j.threads === 'number' ? ` ${j.threads}T` : ''}`;
+/** The backend with its thread count when the CLI reports one ("wasm 2T"), and gradient helpers that took part ("+1H"). */
+const backendOf = (j: Record<string, unknown>): string => {
+  const helpers = (j.helpers as { threads?: number } | undefined)?.threads;
+  return `${String(j.backend)}${typeof j.threads === 'number' ? ` ${j.threads}T` : ''}${helpers ? ` +${helpers}H` : ''}`;
+};
 
 /** Our warm latency with `cli bench`, or for heavy methods with `heavyFirst` the attribution time of `cli explain`. */
 export async function measureOurs(ctx: MeasureContext, model: BenchModel, method: MethodSpec): Promise<Sample> {

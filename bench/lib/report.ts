@@ -1,6 +1,6 @@
 /** Summaries of interleaved bench rounds, the machine description, and the Markdown tables the bench prints. */
 import { readFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import type { ModelFlops } from './flops';
 
 /** One process's measurement (ours or PyTorch's). */
@@ -201,10 +201,11 @@ export function latencyTable(rows: RowSummary[]): string {
   );
 }
 
-/** The wasm threads a backend column names ("wasm 2T" → 2, "wasm" → 1). */
+/** The threads a backend column names, gradient helpers included ("wasm 2T" → 2, "wasm 2T +1H" → 3, "wasm" → 1). */
 function backendThreads(backend: string): number {
   const m = /(\d+)T\b/.exec(backend);
-  return m ? Number(m[1]) : 1;
+  const h = /\+(\d+)H\b/.exec(backend);
+  return (m ? Number(m[1]) : 1) + (h ? Number(h[1]) : 0);
 }
 
 /** Achieved GFLOP/s of each row against the machine's peaks. */
@@ -214,7 +215,7 @@ export function limitsTable(rows: RowSummary[], peaks: Peaks): string {
   return table(
     ['model', 'method', 'GFLOP per map', 'ours GFLOP/s (% of the wasm peak on its threads)', `PyTorch GFLOP/s (% of ${peaks.torchCores}-core ${peaks.avx512All ? 'AVX-512' : 'AVX2'} peak)`],
     rows.filter((r) => r.flop).map((r) => [
-      r.model, r.method, (r.flop! / 1e9).toFixed(2), pct(r.gflopsOurs, peaks.wasm1 * backendThreads(r.backend)), pct(r.gflopsTorch, cpuPeak),
+      r.model, r.method, (r.flop! / 1e9).toFixed(2), pct(r.gflopsOurs, peaks.wasm1 * Math.min(backendThreads(r.backend), availableParallelism())), pct(r.gflopsTorch, cpuPeak),
     ]),
   );
 }

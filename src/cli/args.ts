@@ -20,6 +20,7 @@ export const OPTION_SPEC = {
   raw: { type: 'string' },
   backend: { type: 'string' },
   threads: { type: 'string' },
+  workers: { type: 'string' },
   runs: { type: 'string' },
   warmup: { type: 'string' },
   samples: { type: 'string' },

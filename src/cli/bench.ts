@@ -30,6 +30,8 @@ export interface BenchResult {
   backend: string;
   /** Threads the backend computes with (undefined: native TensorFlow's own pool). */
   threads?: number;
+  /** Gradient helper threads that computed chunks of the timed runs, and how many chunks per run. */
+  helpers?: { threads: number; chunksPerRun: number };
   runs: number;
   loadMs: number;
   medianMs: number;
@@ -76,17 +78,25 @@ export async function benchMethod(engine: Engine, modelPath: string, method: Met
     if (method === 'predict') {
       tf.tidy(() => model.logits(x, { release: true }).dataSync());
     } else {
-      const out = await runMethod(method, model, x, [0], { options });
+      const out = await runMethod(method, model, x, [0], { options, helpers: engine.helpers });
       await out.attribution.data();
       out.attribution.dispose();
     }
     return { ms: performance.now() - start };
   };
   try {
-    const { times, peakRssMb } = await timeRuns(once, once, runs, warmup);
+    let helperChunks = 0;
+    const timed = async (): Promise<{ ms: number }> => {
+      const before = engine.helpers.chunksByHelpers;
+      const r = await once();
+      helperChunks += engine.helpers.chunksByHelpers - before;
+      return r;
+    };
+    const { times, peakRssMb } = await timeRuns(once, timed, runs, warmup);
     return {
       model: modelPath, method, backend: engine.backend, threads: backendThreads(), runs, loadMs, medianMs: median(times),
       minMs: Math.min(...times), maxMs: Math.max(...times), peakRssMb,
+      ...(helperChunks > 0 ? { helpers: { threads: engine.helpers.size, chunksPerRun: helperChunks / runs } } : {}),
     };
   } finally {
     x.dispose();
@@ -146,5 +156,6 @@ export async function benchCommand(engine: Engine, args: CliArgs, modelPath: str
     return;
   }
   const fv = result.perStepMs !== undefined ? ` (${result.layer}, ${result.steps} steps at ${result.size?.join('×')}, ${result.perStepMs.toFixed(1)} ms per step)` : '';
-  console.log(`${result.method} on ${result.model} (${result.backend}${result.threads ? `, ${result.threads} thread${result.threads === 1 ? '' : 's'}` : ''})${fv}: median ${result.medianMs.toFixed(1)} ms, min ${result.minMs.toFixed(1)}, max ${result.maxMs.toFixed(1)} over ${result.runs} warm runs; load ${result.loadMs.toFixed(0)} ms; peak RSS ${result.peakRssMb.toFixed(0)} MB`);
+  const helpers = result.helpers ? ` + ${result.helpers.threads} gradient helper${result.helpers.threads === 1 ? '' : 's'} (${result.helpers.chunksPerRun.toFixed(1)} chunks per run)` : '';
+  console.log(`${result.method} on ${result.model} (${result.backend}${result.threads ? `, ${result.threads} thread${result.threads === 1 ? '' : 's'}` : ''}${helpers})${fv}: median ${result.medianMs.toFixed(1)} ms, min ${result.minMs.toFixed(1)}, max ${result.maxMs.toFixed(1)} over ${result.runs} warm runs; load ${result.loadMs.toFixed(0)} ms; peak RSS ${result.peakRssMb.toFixed(0)} MB`);
 }

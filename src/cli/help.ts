@@ -9,7 +9,7 @@ Usage:
   saliency-lens explain [IMAGE] [--model PATH] [--method M] [--target INDEX|LABEL]
         [--preprocess unit|symmetric|imagenet|caffe|raw] [--resize squash|center-crop]
         [--reduce max-abs|max|l2] [--colormap NAME] [--alpha F] [--clip PERCENTILE]
-        [--out DIR] [--raw FILE.npy] [--labels FILE] [--backend node|wasm|cpu] [--threads N] [--json]
+        [--out DIR] [--raw FILE.npy] [--labels FILE] [--backend node|wasm|cpu] [--threads N] [--workers N] [--json]
         [--samples N] [--noise F] [--squared] [--smooth-base M] [--steps N] [--baseline B]
         [--integration trapezoid|gauss-legendre] [--layer NAME] [--patch N] [--stride N]
         [--occlusion-value V] [--batch N] [--seed S] [--metrics]
@@ -49,6 +49,9 @@ Options:
   --backend B        node | wasm | cpu (default: the SALIENCY_LENS_BACKEND variable, else the best that loads)
   --threads N        wasm backend threads, 1..8 (default: the SALIENCY_LENS_THREADS variable, else half the CPU
                      cores, at least 2 and at most 4; 1 = the single-threaded build; falls back to 1 if threads cannot start)
+  --workers N        helper threads for SmoothGrad/VarGrad/Integrated Gradients samples, 0..3, each with its own copy
+                     of the model (default: the SALIENCY_LENS_WORKERS variable, else 1 on wasm/cpu with 2+ cores
+                     when a pass takes 15 ms or more; 0 = none)
 Method parameters:
   --samples N        SmoothGrad/VarGrad noisy samples (default 25)
   --noise F          SmoothGrad/VarGrad noise σ as a fraction of the input range (default 0.15)

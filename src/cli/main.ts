@@ -4,6 +4,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { BadInputError, isBadInput, oneLine } from '../shared/errors';
 import { encodeNpy } from '../shared/npy';
 import { CAM_METHODS, type BackendName, type ExplainResult, type LayerInfo, type PredictResult } from '../shared/protocol';
+import { parseWorkers } from '../engine/gradientPool';
 import { Engine } from '../engine/engine';
 import { backendThreads, parseBackendName, parseThreads, setWasmThreads, threadsNote } from '../engine/backend';
 import { parseMethod } from '../engine/methods';
@@ -162,7 +163,11 @@ async function main(argv: string[]): Promise<number> {
     const command = COMMANDS[args.command];
     if (!command) throw new BadInputError(args.command, `unknown command (expected ${Object.keys(COMMANDS).join(', ')}; see --help)`);
     setWasmThreads(parseThreads(args.values.threads, '--threads'));
-    const engine = await Engine.create(parseBackendName(args.values.backend, '--backend') as BackendName | 'auto');
+    const workers = parseWorkers(args.values.workers, '--workers');
+    const engine = await Engine.create(parseBackendName(args.values.backend, '--backend') as BackendName | 'auto', {
+      workers,
+      log: args.values.debug ? (m) => console.error(`saliency-lens: ${m}`) : undefined,
+    });
     const note = threadsNote();
     if (note && args.values.debug) console.error(`saliency-lens: ${note}`);
     await command(engine, args);

@@ -7,7 +7,8 @@ import type {
   BackendName, ExplainParams, ExplainResult, LayerInfo, ModelOptions, Prediction, PredictResult, PreprocessName,
   ResizeMode, RgbaImage,
 } from '../shared/protocol';
-import { initBackend } from './backend';
+import { backendThreads, initBackend } from './backend';
+import { GradientPool, parseWorkers, WORKERS_ENV } from './gradientPool';
 import { decodeImage, type RgbImage } from './image/decode';
 import { fitImage } from './image/fit';
 import { preprocessImage } from './image/preprocess';
@@ -68,6 +69,10 @@ export function predictionsFromLogits(model: LoadedModel, logits: Float32Array, 
 export interface EngineOptions {
   /** Bounds of the cache of logits and CAM-layer activations per model and input. */
   forwardCache?: ForwardCacheLimits;
+  /** Gradient helper threads (undefined: SALIENCY_LENS_WORKERS, else automatic; 0: none). */
+  workers?: number;
+  /** Where the engine reports what happens to its helpers. */
+  log?: (message: string) => void;
 }
 
 /** Loads models (cached by path and modification time) and runs requests on them. */
@@ -79,8 +84,13 @@ export class Engine {
   private readonly modelIds = new WeakMap<LoadedModel, number>();
   private nextModelId = 1;
 
+  /** Helper threads for SmoothGrad, VarGrad and Integrated Gradients. */
+  readonly helpers: GradientPool;
+
   private constructor(readonly backend: BackendName, options: EngineOptions) {
     this.forward = new ForwardCache(options.forwardCache);
+    const size = options.workers ?? parseWorkers(process.env[WORKERS_ENV], WORKERS_ENV);
+    this.helpers = new GradientPool({ backend, engineThreads: backendThreads() ?? 1, size, log: options.log });
   }
 
   /** Starts TF.js on the preferred backend. */
@@ -191,6 +201,7 @@ export class Engine {
       onProgress: (f, m) => control?.onProgress?.(0.3 + (options.metrics ? 0.4 : 0.7) * f, m),
       checkpoint: () => checkpoint(control),
       activations,
+      helpers: this.helpers,
     };
     const x = tf.tensor4d(input.values, [1, model.height, model.width, model.channels]);
     try {
@@ -265,6 +276,7 @@ export class Engine {
     for (const m of this.models.values()) m.dispose();
     this.models.clear();
     this.forward.dispose();
+    this.helpers.dispose();
   }
 
   /** Number of cached forward results and their bytes (logits and CAM-layer activations). */

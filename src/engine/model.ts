@@ -8,7 +8,7 @@ import { disposeGraph, type Graph } from './graph/ir';
 import { loadGraphFromFile } from './importers';
 import { readModelSettings, type ModelSettings } from './image/preprocess';
 import { loadLabels } from './labels';
-import { clearKernelCache } from './kernels/kernel_cache';
+import { clearKernelCache, subKernelBytes } from './kernels/kernel_cache';
 
 /** Spatial size used when a model's input size is dynamic and nothing says otherwise. */
 export const DEFAULT_DYNAMIC_SIZE = 224;
@@ -82,6 +82,15 @@ export class LoadedModel {
     const model = new LoadedModel(options.path ?? '<memory>', graph, options.settings ?? {}, 0, 0, undefined, probe);
     if (!options.labels) model.labels.push(...Array.from({ length: model.numClasses }, (_, i) => `class ${i}`));
     return model;
+  }
+
+  /** Bytes of tensors this model holds: its weights and the kernel variants cached for them. */
+  residentBytes(): number {
+    const weights = new Map<object, tf.Tensor>();
+    for (const node of this.graph.nodes) for (const w of Object.values(node.weights)) weights.set(w.dataId, w);
+    let bytes = 0;
+    for (const w of weights.values()) bytes += w.size * 4;
+    return bytes + subKernelBytes(weights.values());
   }
 
   /** Class scores [N, classes] for an NHWC batch, as used for attribution (logits). */

@@ -81,7 +81,9 @@ async function main(): Promise<void> {
   }
   let engine: Engine;
   try {
-    engine = await Engine.create(parseBackendName(process.env.SALIENCY_LENS_BACKEND, 'SALIENCY_LENS_BACKEND') as BackendName | 'auto');
+    engine = await Engine.create(parseBackendName(process.env.SALIENCY_LENS_BACKEND, 'SALIENCY_LENS_BACKEND') as BackendName | 'auto', {
+      log: (message) => send({ type: 'log', message }),
+    });
   } catch (err) {
     send({ type: 'log', message: `engine failed to start: ${oneLine(err)}` });
     process.exit(1);

@@ -50,7 +50,9 @@ export async function importModelJson(path: string, json: unknown): Promise<Grap
 
 /** The ONNX importer, loaded lazily so that TF.js-only runs never load protobufjs. */
 async function importOnnx(path: string, options: LoadGraphOptions): Promise<Graph> {
-  const { importOnnxModel } = await import('./onnx');
+  // require, not import(): a dynamic import needs ESM loader hooks, which worker threads under tsx lack.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { importOnnxModel } = require('./onnx') as typeof import('./onnx');
   return importOnnxModel(path, options);
 }
 

@@ -3,6 +3,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { BadInputError } from '../../shared/errors';
 import { METHODS, type FaithfulnessMetrics, type MethodName, type MethodOptions } from '../../shared/protocol';
 import type { LoadedModel } from '../model';
+import type { GradientHelpers } from './chunkRunner';
 import { camLayer, classActivationMap, guidedGradCam } from './cam';
 import { gradientTimesInput, guidedGradient, inputGradientAndLogits, vanillaGradient } from './gradients';
 import { guidedBackpropHook } from './guided';
@@ -20,6 +21,8 @@ export interface MethodContext {
   checkpoint?: () => Promise<void>;
   /** Activations at CAM layers kept between requests on the same model and input (the Engine's ForwardCache). */
   activations?: ActivationStore;
+  /** Helper threads for the passes of SmoothGrad, VarGrad and Integrated Gradients (none: the engine's thread alone). */
+  helpers?: GradientHelpers;
 }
 
 /**

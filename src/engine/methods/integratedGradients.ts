@@ -3,9 +3,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BadInputError } from '../../shared/errors';
 import { BASELINES, type BaselineName, type FaithfulnessMetrics } from '../../shared/protocol';
 import type { LoadedModel } from '../model';
-import { inputGradient } from './gradients';
+import { runGradientJob } from './chunkRunner';
+import type { GradientJob } from './gradientJob';
 import type { MethodContext } from './index';
-import { accumulate, batchOption, inBatches, intOption, uniformRandom } from './sampling';
+import { batchOption, intOption, uniformRandom } from './sampling';
 
 /** Default number of points where gradients are evaluated (Captum's n_steps). */
 export const DEFAULT_STEPS = 50;
@@ -110,30 +111,24 @@ export async function integratedGradients(model: LoadedModel, x: tf.Tensor4D, ta
   const rule = o.integration === 'gauss-legendre' ? gaussLegendreRule(steps) : trapezoidRule(steps);
   const target = targets[0];
   const baseline = makeBaseline(o.baseline ?? 'zero', x, ctx);
-  const diff = tf.sub(x, baseline) as tf.Tensor4D;
-  let sum: tf.Tensor | null = null;
+  let attribution: tf.Tensor4D | undefined;
   try {
-    await inBatches(steps, batch, ctx, 'Integrated Gradients step', (start, n) => {
-      const part = tf.tidy(() => {
-        const alphas = tf.tensor4d(rule.alphas.slice(start, start + n), [n, 1, 1, 1]);
-        const weights = tf.tensor4d(rule.weights.slice(start, start + n), [n, 1, 1, 1]);
-        const points = tf.add(baseline, tf.mul(alphas, diff)) as tf.Tensor4D;
-        return tf.sum(tf.mul(inputGradient(model, points, [target]), weights), 0, true);
-      });
-      sum = accumulate(sum, part);
-    });
-    const total = sum as unknown as tf.Tensor;
-    const attribution = tf.tidy(() => tf.mul(diff, total) as tf.Tensor4D);
+    const job: GradientJob = {
+      kind: 'path', baseline: baseline.dataSync() as Float32Array, alphas: rule.alphas, weights: rule.weights,
+      x: x.dataSync() as Float32Array, shape: x.shape, target, count: steps, guided: false, squares: false,
+    };
+    const [total] = await runGradientJob(model, job, batch, ctx, 'Integrated Gradients step');
+    const map = tf.tidy(() => tf.mul(tf.sub(x, baseline), total) as tf.Tensor4D);
+    attribution = map;
     total.dispose();
-    const attributionSum = tf.tidy(() => tf.sum(attribution).dataSync()[0]);
+    const attributionSum = tf.tidy(() => tf.sum(map).dataSync()[0]);
     const delta = targetScore(model, x, target) - targetScore(model, baseline, target);
     const gap = Math.abs(attributionSum - delta) / Math.max(Math.abs(delta), 1e-12);
-    return { attribution, completeness: { sum: attributionSum, delta, gap } };
+    return { attribution: map, completeness: { sum: attributionSum, delta, gap } };
   } catch (err) {
-    (sum as tf.Tensor | null)?.dispose();
+    attribution?.dispose();
     throw err;
   } finally {
     baseline.dispose();
-    diff.dispose();
   }
 }

@@ -104,7 +104,7 @@ function profiling(): boolean {
 }
 
 /** Runs one automatic batch of `images` and records its peak tensor bytes. */
-async function measuredStep(batch: AutoBatch, images: number, run: () => void): Promise<void> {
+export async function measuredStep(batch: AutoBatch, images: number, run: () => void): Promise<void> {
   if (profiling()) {
     run();
     return;

@@ -1,0 +1,193 @@
+/**
+ * Helper threads for the multi-pass gradient methods. Each helper is a worker thread with its own TF.js on
+ * one thread and its own copy of the model; it claims chunks of passes from the same shared counter as the
+ * engine's thread (methods/chunkRunner.ts). On wasm, the engine's convolutions spend most of their time in
+ * single-threaded kernels, so a helper doubles the work done on 2 cores at the cost of a second model copy.
+ */
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { BackendName } from '../shared/protocol';
+import { BadInputError } from '../shared/errors';
+import type { EngineToHelper, GradientWorkerData, HelperMessage, JobMessage } from './gradientWorkerProtocol';
+import type { Chunk, GradientHelpers } from './methods/chunkRunner';
+import type { GradientJob } from './methods/gradientJob';
+import type { LoadedModel } from './model';
+
+/** The environment variable with the number of helpers ('' or 'auto': automatic). */
+export const WORKERS_ENV = 'SALIENCY_LENS_WORKERS';
+/** The most helpers: each holds a model copy, and a chunk's thread pool competes with them for cores. */
+export const MAX_GRADIENT_WORKERS = 3;
+/**
+ * Passes faster than this stay on the engine's thread: a helper costs a message, a copy of the sums and,
+ * the first time, seconds of model loading (the demo model's passes take ~3 ms, darknet-tiny's ~50 ms).
+ */
+export const MIN_PASS_MS = 15;
+/** Helpers that fail to start this many times in a row are not started again. */
+const MAX_START_FAILURES = 2;
+/** Idle helpers stop after this long, giving their memory (a model copy and a grown wasm heap) back. */
+export const IDLE_STOP_MS = 120_000;
+
+/** Parses a helper count from an option or the environment (undefined: automatic). */
+export function parseWorkers(value: string | undefined, subject: string): number | undefined {
+  if (value === undefined || value === '' || value === 'auto') return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > MAX_GRADIENT_WORKERS) {
+    throw new BadInputError(subject, `"${value}" is not a number of gradient workers from 0 to ${MAX_GRADIENT_WORKERS} (or auto)`);
+  }
+  return n;
+}
+
+/**
+ * One helper on machines with 2 or more cores for the wasm and cpu backends (native TensorFlow already uses
+ * every core); none otherwise.
+ */
+export function automaticWorkers(backend: BackendName, cores: number): number {
+  return backend !== 'node' && cores >= 2 ? 1 : 0;
+}
+
+/** The entry of a helper thread: the bundle beside this file, or (run from source) a boot file loading the TypeScript. */
+function workerEntry(): { file: string; workerData: Record<string, unknown> } {
+  const bundled = join(__dirname, 'gradient-worker.js');
+  if (existsSync(bundled)) return { file: bundled, workerData: {} };
+  return { file: join(__dirname, 'gradientWorkerBoot.cjs'), workerData: { entry: join(__dirname, 'gradientWorker.ts') } };
+}
+
+/** Options of a GradientPool. */
+export interface GradientPoolOptions {
+  backend: BackendName;
+  /** The engine's wasm threads (the helpers make the same kernel choices). */
+  engineThreads: number;
+  /** Helper threads (undefined: automaticWorkers). */
+  size?: number;
+  /** Passes faster than this (ms) run without helpers (default MIN_PASS_MS). */
+  minPassMs?: number;
+  /** Idle helpers stop after this long (default IDLE_STOP_MS). */
+  idleStopMs?: number;
+  log?: (message: string) => void;
+}
+
+interface Helper {
+  worker: Worker;
+  /** It answered a message: whatever ends it later is not a failure to start. */
+  started?: boolean;
+  /** The pool stopped it. */
+  stopping?: boolean;
+  /** Called when the helper stops for the job it is on (done, failed or exited). */
+  onStop?: () => void;
+  onMessage?: (message: HelperMessage) => void;
+}
+
+/** A lazily started set of gradient helper threads, kept for the engine's lifetime. */
+export class GradientPool implements GradientHelpers {
+  readonly size: number;
+  private readonly helpers: Helper[] = [];
+  private nextJob = 1;
+  private startFailures = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private busy = 0;
+  /** Chunks computed by helpers since the pool was made (for tests and the log). */
+  chunksByHelpers = 0;
+
+  constructor(private readonly options: GradientPoolOptions) {
+    this.size = options.size ?? automaticWorkers(options.backend, availableParallelism());
+  }
+
+  /** Helpers that would take part in a job whose passes take `msPerPass` on the engine's thread. */
+  helpersFor(model: LoadedModel, msPerPass: number): number {
+    if (this.size === 0 || this.startFailures >= MAX_START_FAILURES) return 0;
+    // A model built in memory has no file a helper could load.
+    if (model.mtimeMs <= 0 || !existsSync(model.path)) return 0;
+    return msPerPass >= (this.options.minPassMs ?? MIN_PASS_MS) ? this.size : 0;
+  }
+
+  /** Starts the helpers on a job; resolves when every one of them has stopped taking part in it. */
+  run(model: LoadedModel, job: GradientJob, chunks: Chunk[], claims: Int32Array,
+    deliver: (index: number, sums: Float32Array[]) => void): Promise<void> {
+    const id = this.nextJob++;
+    const message: JobMessage = { type: 'job', id, modelPath: model.path, mtimeMs: model.mtimeMs, job, chunks, claims };
+    return this.each(id, message, (m) => {
+      if (m.type !== 'chunk') return false;
+      this.chunksByHelpers++;
+      deliver(m.index, m.sums);
+      return true;
+    });
+  }
+
+  /** Starts the helpers and loads a model into each; resolves when all have it (or stopped trying). */
+  prepare(model: LoadedModel): Promise<void> {
+    const id = this.nextJob++;
+    return this.each(id, { type: 'load', id, modelPath: model.path, mtimeMs: model.mtimeMs }, () => false);
+  }
+
+  /** Stops every helper (they start again at the next job). */
+  dispose(): void {
+    clearTimeout(this.idleTimer);
+    for (const h of this.helpers.splice(0)) {
+      h.stopping = true;
+      void h.worker.terminate();
+    }
+  }
+
+  /**
+   * Sends a message to every helper and resolves when each has answered it with anything but what
+   * `progress` consumes, or has died. A newer message takes a helper's answers over.
+   */
+  private each(id: number, message: EngineToHelper, progress: (m: HelperMessage) => boolean): Promise<void> {
+    clearTimeout(this.idleTimer);
+    this.busy++;
+    const stopped = this.ensureHelpers().map((helper) => new Promise<void>((resolve) => {
+      const stop = (): void => {
+        helper.onStop = undefined;
+        helper.onMessage = undefined;
+        resolve();
+      };
+      // A CLI run waiting for a helper's answer must not exit; an idle helper must not keep it alive.
+      helper.worker.ref();
+      helper.onStop = () => {
+        helper.worker.unref();
+        stop();
+      };
+      helper.onMessage = (m) => {
+        if (m.id !== id || progress(m)) return;
+        if (m.type === 'failed') this.options.log?.(`gradient helper: ${m.message}`);
+        helper.onStop?.();
+      };
+      helper.worker.postMessage(message);
+    }));
+    return Promise.all(stopped).then(() => {
+      if (--this.busy === 0) this.idleTimer = setTimeout(() => this.dispose(), this.options.idleStopMs ?? IDLE_STOP_MS).unref();
+    });
+  }
+
+  private ensureHelpers(): Helper[] {
+    while (this.helpers.length < this.size) this.helpers.push(this.startHelper());
+    return this.helpers;
+  }
+
+  private startHelper(): Helper {
+    const entry = workerEntry();
+    const data: GradientWorkerData = { backend: this.options.backend, engineThreads: this.options.engineThreads };
+    const worker = new Worker(entry.file, { workerData: { ...entry.workerData, ...data } });
+    // An idle helper must not keep a CLI run alive.
+    worker.unref();
+    const helper: Helper = { worker };
+    worker.on('message', (m: HelperMessage) => {
+      if (m.type !== 'failed') {
+        helper.started = true;
+        this.startFailures = 0;
+      }
+      if (m.type === 'failed' && m.id === -1) this.options.log?.(`gradient helper: ${m.message}`);
+      helper.onMessage?.(m);
+    });
+    worker.on('error', (err) => this.options.log?.(`gradient helper crashed: ${err.message}`));
+    worker.on('exit', (code) => {
+      const i = this.helpers.indexOf(helper);
+      if (i >= 0) this.helpers.splice(i, 1);
+      if (code !== 0 && !helper.started && !helper.stopping && ++this.startFailures >= MAX_START_FAILURES) this.options.log?.('gradient helpers failed to start twice: the engine computes alone from now on');
+      helper.onStop?.();
+    });
+    return helper;
+  }
+}

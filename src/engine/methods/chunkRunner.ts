@@ -1,0 +1,168 @@
+/**
+ * Runs a GradientJob in chunks of passes on the engine's thread and, when it pays off, on helper threads at
+ * the same time (see ../gradientPool.ts). Both sides claim chunks from one shared counter; the chunk sums
+ * are added in chunk order, so a map is the same whoever computed which chunk.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { LoadedModel } from '../model';
+import { chunkSums, type GradientJob } from './gradientJob';
+import type { MethodContext } from './index';
+import { autoBatchSize, BATCH_MEMORY_BUDGET, bytesPerImage, measuredStep, type AutoBatch } from './sampling';
+
+/** Passes [start, start + size) of a job. */
+export type Chunk = [start: number, size: number];
+
+/** What the runner needs of a pool of helper threads. */
+export interface GradientHelpers {
+  /** Helpers that would take part in a job with passes of this cost (0: run alone). */
+  helpersFor(model: LoadedModel, msPerPass: number): number;
+  /**
+   * Starts the helpers on a job: each claims chunk indices with Atomics.add(claims, 0, 1) until none is left
+   * or claims[1] is set (cancelled), and hands over each chunk's sums (as chunkSums returns them) to
+   * `deliver`. Resolves once every helper has stopped taking part (finished, failed or died).
+   */
+  run(model: LoadedModel, job: GradientJob, chunks: Chunk[], claims: Int32Array, deliver: (index: number, sums: Float32Array[]) => void): Promise<void>;
+}
+
+/** The first chunk of a model whose cost is unknown: small, measured, and run before any helper starts. */
+const PROBE_PASSES = 2;
+
+/** Per model and kind of pass, the fastest time of one pass seen on the engine's thread (ms). */
+const passMs = new WeakMap<LoadedModel, Map<string, number>>();
+
+function recordPassMs(model: LoadedModel, pass: string, ms: number): void {
+  let byPass = passMs.get(model);
+  if (!byPass) passMs.set(model, (byPass = new Map()));
+  byPass.set(pass, Math.min(byPass.get(pass) ?? Infinity, ms));
+}
+
+/**
+ * Splits passes [start, count) into chunks of at most `size`: balanced (sizes differing by at most one) or,
+ * for a fixed batch, all of `size` but the last (so the plan is the same whichever chunk runs first).
+ */
+function plan(start: number, count: number, size: number, balanced: boolean): Chunk[] {
+  const left = count - start;
+  const parts = Math.ceil(left / Math.max(1, size));
+  const chunks: Chunk[] = [];
+  for (let i = 0, s = start; i < parts; i++) {
+    const n = balanced ? Math.floor(left / parts) + (i < left % parts ? 1 : 0) : Math.min(size, count - s);
+    chunks.push([s, n]);
+    s += n;
+  }
+  return chunks;
+}
+
+/** Adds chunk sums in chunk order, holding the ones that arrive early. */
+class OrderedSums {
+  private next = 0;
+  private readonly early = new Map<number, tf.Tensor[]>();
+  totals: tf.Tensor[] | undefined;
+
+  /** Whether chunk `index` has been added. */
+  has(index: number): boolean {
+    return index < this.next || this.early.has(index);
+  }
+
+  /** Adds a chunk's sums (taking ownership); a chunk already added is dropped. */
+  add(index: number, sums: tf.Tensor[]): void {
+    if (this.has(index)) {
+      for (const t of sums) t.dispose();
+      return;
+    }
+    this.early.set(index, sums);
+    for (let part = this.early.get(this.next); part; part = this.early.get(this.next)) {
+      this.early.delete(this.next++);
+      const old = this.totals;
+      this.totals = old ? part.map((t, i) => tf.keep(tf.add(old[i], t))) : part.map((t) => tf.keep(t));
+      if (old) for (const t of [...old, ...part]) t.dispose();
+    }
+  }
+
+  dispose(): void {
+    for (const part of this.early.values()) for (const t of part) t.dispose();
+    for (const t of this.totals ?? []) t.dispose();
+    this.early.clear();
+    this.totals = undefined;
+  }
+}
+
+/** How the passes are batched: a fixed size, or automatic for a kind of pass. */
+export type JobBatch = number | AutoBatch;
+
+/**
+ * The job's sums over all passes ([1,h,w,c] each: Σ wₖ gₖ, then Σ gₖ² if asked for). Reports progress and
+ * honours cancellation between chunks; memory stays bounded by one chunk per thread.
+ */
+export async function runGradientJob(model: LoadedModel, job: GradientJob, batch: JobBatch, ctx: MethodContext,
+  label: string): Promise<tf.Tensor[]> {
+  const pass = typeof batch === 'number' ? `fixed ${batch}` : batch.pass;
+  const sums = new OrderedSums();
+  let done = 0;
+  let chunkCount = Infinity;
+  let delivered = 0;
+  let allDelivered: () => void = () => undefined;
+  const everyChunk = new Promise<void>((resolve) => (allDelivered = resolve));
+  const deliver = (index: number, chunk: Chunk, parts: tf.Tensor[]): void => {
+    if (sums.has(index)) return void parts.forEach((t) => t.dispose());
+    sums.add(index, parts);
+    done += chunk[1];
+    if (++delivered >= chunkCount) allDelivered();
+    ctx.onProgress?.(Math.min(1, done / job.count), `${label} ${done}/${job.count}`);
+  };
+  const runLocal = async (index: number, chunk: Chunk): Promise<void> => {
+    const t0 = performance.now();
+    let parts: tf.Tensor[] = [];
+    const compute = (): void => void (parts = chunkSums(model, job, chunk[0], chunk[1]));
+    if (typeof batch === 'number') compute();
+    else await measuredStep(batch, chunk[1], compute);
+    recordPassMs(model, pass, (performance.now() - t0) / chunk[1]);
+    deliver(index, chunk, parts);
+    await ctx.checkpoint?.();
+  };
+  const claims = new Int32Array(new SharedArrayBuffer(8));
+  try {
+    let first: Chunk | undefined;
+    const unknownCost = passMs.get(model)?.get(pass) === undefined || (typeof batch !== 'number' && bytesPerImage(model, batch.pass) === undefined);
+    if (unknownCost) {
+      // A fixed batch's plan does not depend on the probe; an automatic one's is sized by it (one pass when
+      // helpers may share the work: the engine's wasm heap never shrinks back from a larger probe).
+      const probe = typeof batch === 'number' ? batch : ctx.helpers?.helpersFor(model, Infinity) ? 1 : PROBE_PASSES;
+      first = [0, Math.min(job.count, probe)];
+      claims[0] = 1;
+      await runLocal(0, first);
+    }
+    const start = first ? first[1] : 0;
+    let helpers = start < job.count ? ctx.helpers?.helpersFor(model, passMs.get(model)?.get(pass) ?? 0) ?? 0 : 0;
+    let size = typeof batch === 'number' ? batch : autoBatchSize(batch);
+    if (helpers > 0 && typeof batch !== 'number') {
+      // Each helper holds a copy of the model (weights and cached kernel variants) and a batch of its own.
+      const budget = batch.budget ?? BATCH_MEMORY_BUDGET;
+      const perSide = (budget - helpers * model.residentBytes()) / (1 + helpers);
+      const perImage = bytesPerImage(model, batch.pass) ?? Infinity;
+      if (perSide < perImage) helpers = 0;
+      else size = autoBatchSize({ ...batch, budget: perSide });
+    }
+    // The probe is chunk 0 of the plan, so chunk indices stay in pass order.
+    const balanced = typeof batch !== 'number';
+    const chunks = first ? [first, ...plan(start, job.count, size, balanced)] : plan(0, job.count, size, balanced);
+    chunkCount = chunks.length;
+    const helped = helpers > 0 && claims[0] < chunks.length
+      ? ctx.helpers!.run(model, job, chunks, claims, (index, arrays) => deliver(index, chunks[index], arrays.map((a) => tf.tensor4d(a, job.shape))))
+      : undefined;
+    for (let index = Atomics.add(claims, 0, 1); index < chunks.length; index = Atomics.add(claims, 0, 1)) {
+      await runLocal(index, chunks[index]);
+    }
+    // The helpers' last chunks are in flight, unless a helper stopped without delivering what it claimed
+    // (it failed or died): those chunks are computed here.
+    if (helped && delivered < chunkCount) await Promise.race([everyChunk, helped]);
+    for (let index = 0; index < chunks.length; index++) if (!sums.has(index)) await runLocal(index, chunks[index]);
+    if (!sums.totals) throw new Error(`${label}: no passes were computed`);
+    const totals = sums.totals;
+    sums.totals = undefined;
+    return totals;
+  } catch (err) {
+    Atomics.store(claims, 1, 1);
+    sums.dispose();
+    throw err;
+  }
+}

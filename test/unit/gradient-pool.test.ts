@@ -1,0 +1,174 @@
+// Gradient helper threads: SmoothGrad / VarGrad / Integrated Gradients computed partly on worker threads give
+// bit-identical maps, survive a helper dying mid-job, stop on cancel, and stay out of the way when they do not pay.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { testBackend } from '../helpers/backend';
+import { randomTensor, tinyCnn } from '../helpers/graphs';
+import { LoadedModel } from '../../src/engine/model';
+import { runMethod, type MethodContext } from '../../src/engine/methods';
+import { runGradientJob, type GradientHelpers } from '../../src/engine/methods/chunkRunner';
+import { chunkSums, noiseOfPass, type GradientJob } from '../../src/engine/methods/gradientJob';
+import { gaussianArrays } from '../../src/engine/methods/sampling';
+import { uniformRandom, uniformRandomFrom } from '../../src/shared/random';
+import { automaticWorkers, GradientPool, parseWorkers } from '../../src/engine/gradientPool';
+import { disposeGraph } from '../../src/engine/graph/ir';
+import { CancelledError } from '../../src/shared/errors';
+import type { MethodName, MethodOptions } from '../../src/shared/protocol';
+
+const DEMO_MODEL = join(__dirname, '..', '..', 'media', 'demo', 'model', 'model.json');
+
+test('a pass\'s noise is found without drawing the passes before it, with the values of one long stream', () => {
+  const stream = uniformRandom(11);
+  const skipped = Array.from({ length: 5 }, () => stream());
+  assert.equal(uniformRandomFrom(11, 5)(), stream(), 'uniformRandomFrom skips draws');
+  assert.notEqual(skipped[4], uniformRandomFrom(11, 5)());
+  // An odd size: Box–Muller draws in pairs, so each array consumes size + 1 uniforms.
+  const size = 7;
+  const all = gaussianArrays(4, size, 0.3, uniformRandom(9));
+  for (let k = 0; k < 4; k++) assert.deepEqual(noiseOfPass(9, k, size, 0.3), all.subarray(k * size, (k + 1) * size), `pass ${k}`);
+});
+
+test('parseWorkers and automaticWorkers', () => {
+  assert.equal(parseWorkers(undefined, '--workers'), undefined);
+  assert.equal(parseWorkers('auto', '--workers'), undefined);
+  assert.equal(parseWorkers('0', '--workers'), 0);
+  assert.equal(parseWorkers('3', '--workers'), 3);
+  assert.throws(() => parseWorkers('4', '--workers'), /--workers.*from 0 to 3/);
+  assert.throws(() => parseWorkers('1.5', 'SALIENCY_LENS_WORKERS'), /SALIENCY_LENS_WORKERS/);
+  assert.equal(automaticWorkers('wasm', 2), 1);
+  assert.equal(automaticWorkers('cpu', 16), 1);
+  assert.equal(automaticWorkers('wasm', 1), 0, 'one core: nothing to gain');
+  assert.equal(automaticWorkers('node', 8), 0, 'native TensorFlow uses every core itself');
+});
+
+function noiseJob(x: tf.Tensor4D, count: number): GradientJob {
+  return { kind: 'noise', sigma: 0.2, seed: 5, timesInput: false, x: x.dataSync() as Float32Array, shape: x.shape, target: 1, count, guided: false, squares: true };
+}
+
+/** Helpers in this thread: they claim like real ones, and "die" holding their `lose`-th claim. */
+function fakeHelpers(model: LoadedModel, lose: number, stats: { delivered: number; lost: number[] }): GradientHelpers {
+  return {
+    helpersFor: () => 1,
+    run: async (_m, job, chunks, claims, deliver) => {
+      for (let claimed = 0; ; claimed++) {
+        await new Promise((r) => setImmediate(r));
+        const index = Atomics.add(claims, 0, 1);
+        if (index >= chunks.length) return;
+        if (claimed === lose) {
+          stats.lost.push(index);
+          return;
+        }
+        const parts = chunkSums(model, job, chunks[index][0], chunks[index][1]);
+        deliver(index, parts.map((t) => Float32Array.from(t.dataSync())));
+        parts.forEach((t) => t.dispose());
+        stats.delivered++;
+      }
+    },
+  };
+}
+
+test('chunks computed by helpers, or lost with a helper that died, give the same sums bit for bit', async () => {
+  await testBackend();
+  const model = LoadedModel.fromGraph(tinyCnn(3));
+  const x = randomTensor([1, 8, 8, 3], 4, 0, 1) as tf.Tensor4D;
+  const job = noiseJob(x, 11);
+  const slow: MethodContext = { checkpoint: () => new Promise((r) => setTimeout(r, 5)) };
+  const alone = await runGradientJob(model, job, 2, slow, 'test');
+  const before = tf.memory().numTensors;
+  const stats = { delivered: 0, lost: [] as number[] };
+  const helped = await runGradientJob(model, job, 2, { ...slow, helpers: fakeHelpers(model, 2, stats) }, 'test');
+  assert.ok(stats.delivered >= 1, 'the helper computed chunks');
+  assert.equal(stats.lost.length, 1, 'and died holding one');
+  for (let i = 0; i < 2; i++) assert.deepEqual(helped[i].dataSync(), alone[i].dataSync());
+  assert.equal(tf.memory().numTensors, before + 2, 'only the two sums are left');
+  [...alone, ...helped].forEach((t) => t.dispose());
+  x.dispose();
+  disposeGraph(model.graph);
+});
+
+test('helpers are not used when their model copy would not leave one image of memory per thread', async () => {
+  await testBackend();
+  const model = LoadedModel.fromGraph(tinyCnn(3));
+  const x = randomTensor([1, 8, 8, 3], 4, 0, 1) as tf.Tensor4D;
+  let runs = 0;
+  const helpers: GradientHelpers = { helpersFor: () => 1, run: async () => void runs++ };
+  const budget = model.residentBytes() + 1;
+  const sums = await runGradientJob(model, noiseJob(x, 6), { model, pass: 'tight', budget }, { helpers }, 'test');
+  assert.equal(runs, 0);
+  sums.forEach((t) => t.dispose());
+  const roomy = await runGradientJob(model, noiseJob(x, 6), { model, pass: 'tight', budget: 1e9 }, { helpers }, 'test');
+  assert.equal(runs, 1, 'with room for a copy the helper is asked');
+  roomy.forEach((t) => t.dispose());
+  x.dispose();
+  disposeGraph(model.graph);
+});
+
+const CASES: Array<[MethodName, MethodOptions]> = [
+  ['smoothgrad', { samples: 12, seed: 3, batch: 2 }],
+  ['smoothgrad', { samples: 9, seed: 4, smoothBase: 'gradient-x-input', batch: 2 }],
+  ['vargrad', { samples: 10, seed: 2, batch: 3 }],
+  ['integrated-gradients', { steps: 14, batch: 2 }],
+];
+
+async function maps(model: LoadedModel, x: tf.Tensor4D, ctx: MethodContext): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  for (const [method, options] of CASES) {
+    const r = await runMethod(method, model, x, [2], { ...ctx, options });
+    out.push(Float32Array.from(r.attribution.dataSync()));
+    r.attribution.dispose();
+  }
+  return out;
+}
+
+test('helper threads compute part of each job and the maps are bit-identical to the engine alone', async () => {
+  const backend = await testBackend();
+  const model = await LoadedModel.load(DEMO_MODEL);
+  const x = randomTensor([1, model.height, model.width, model.channels], 8, 0, 1) as tf.Tensor4D;
+  const pool = new GradientPool({ backend, engineThreads: 1, size: 1, minPassMs: 0 });
+  try {
+    assert.equal(pool.helpersFor(LoadedModel.fromGraph(tinyCnn(2)), 1e6), 0, 'a model in memory has no file for a helper');
+    assert.equal(new GradientPool({ backend, engineThreads: 1, size: 1 }).helpersFor(model, 0.1), 0, 'passes too fast to pay');
+    await pool.prepare(model);
+    // A pause between local chunks lets the helper take its share even of this small model.
+    const slow = { checkpoint: () => new Promise<void>((r) => setTimeout(r, 20)) };
+    const alone = await maps(model, x, slow);
+    const helped = await maps(model, x, { ...slow, helpers: pool });
+    assert.ok(pool.chunksByHelpers >= CASES.length, `helpers computed ${pool.chunksByHelpers} chunks`);
+    CASES.forEach(([method], i) => assert.deepEqual(helped[i], alone[i], method));
+    const before = tf.memory().numTensors;
+    await maps(model, x, { ...slow, helpers: pool });
+    assert.equal(tf.memory().numTensors, before, 'no tensor growth over repeated helped runs');
+
+    // A helper that dies mid-job: its chunk is computed here and the next job starts a new helper.
+    const dying: GradientHelpers = {
+      helpersFor: (m, ms) => pool.helpersFor(m, ms),
+      run: (m, job, chunks, claims, deliver) => pool.run(m, job, chunks, claims, (i, s) => {
+        deliver(i, s);
+        pool.dispose();
+      }),
+    };
+    const afterDeath = await maps(model, x, { ...slow, helpers: dying });
+    CASES.forEach(([method], i) => assert.deepEqual(afterDeath[i], alone[i], `${method} after a helper died`));
+
+    // Cancelled after the first local chunk: the job rejects, the helper stops, nothing leaks.
+    const held = tf.memory().numTensors;
+    let checks = 0;
+    const cancelling: MethodContext = {
+      helpers: pool,
+      options: { samples: 12, seed: 3, batch: 2 },
+      checkpoint: async () => {
+        if (++checks > 1) throw new CancelledError();
+      },
+    };
+    await assert.rejects(runMethod('smoothgrad', model, x, [2], cancelling), CancelledError);
+    assert.equal(tf.memory().numTensors, held);
+    const again = await maps(model, x, { ...slow, helpers: pool });
+    CASES.forEach(([method], i) => assert.deepEqual(again[i], alone[i], `${method} after a cancel`));
+  } finally {
+    pool.dispose();
+    x.dispose();
+    model.dispose();
+  }
+});
