@@ -51,6 +51,7 @@ function noiseJob(x: tf.Tensor4D, count: number): GradientJob {
 function fakeHelpers(model: LoadedModel, lose: number, stats: { delivered: number; lost: number[] }): GradientHelpers {
   return {
     helpersFor: () => 1,
+    readyFor: () => 1,
     run: async (_m, job, chunks, claims, deliver) => {
       for (let claimed = 0; ; claimed++) {
         await new Promise((r) => setImmediate(r));
@@ -93,7 +94,7 @@ test('helpers are not used when their model copy would not leave one image of me
   const model = LoadedModel.fromGraph(tinyCnn(3));
   const x = randomTensor([1, 8, 8, 3], 4, 0, 1) as tf.Tensor4D;
   let runs = 0;
-  const helpers: GradientHelpers = { helpersFor: () => 1, run: async () => void runs++ };
+  const helpers: GradientHelpers = { helpersFor: () => 1, readyFor: () => 1, run: async () => void runs++ };
   const budget = model.residentBytes() + 1;
   const sums = await runGradientJob(model, noiseJob(x, 6), { model, pass: 'tight', budget }, { helpers }, 'test');
   assert.equal(runs, 0);
@@ -144,6 +145,7 @@ test('helper threads compute part of each job and the maps are bit-identical to 
     // A helper that dies mid-job: its chunk is computed here and the next job starts a new helper.
     const dying: GradientHelpers = {
       helpersFor: (m, ms) => pool.helpersFor(m, ms),
+      readyFor: (m) => pool.readyFor(m),
       run: (m, job, chunks, claims, deliver) => pool.run(m, job, chunks, claims, (i, s) => {
         deliver(i, s);
         pool.dispose();

@@ -14,8 +14,10 @@ export type Chunk = [start: number, size: number];
 
 /** What the runner needs of a pool of helper threads. */
 export interface GradientHelpers {
-  /** Helpers that would take part in a job with passes of this cost (0: run alone). */
+  /** Helpers that would take part in jobs on this model with passes of this cost (0: run alone). */
   helpersFor(model: LoadedModel, msPerPass: number): number;
+  /** Of those, the ones ready now (the others get ready for a later job). */
+  readyFor(model: LoadedModel): number;
   /**
    * Starts the helpers on a job: each claims chunk indices with Atomics.add(claims, 0, 1) until none is left
    * or claims[1] is set (cancelled), and hands over each chunk's sums (as chunkSums returns them) to
@@ -117,17 +119,16 @@ export async function runGradientJob(model: LoadedModel, job: GradientJob, batch
     else await measuredStep(batch, chunk[1], compute);
     recordPassMs(model, pass, (performance.now() - t0) / chunk[1]);
     deliver(index, chunk, parts);
-    await ctx.checkpoint?.();
+    // Helpers' messages (chunks, a loaded model) are events: they arrive only when this thread yields.
+    await (ctx.checkpoint ? ctx.checkpoint() : new Promise<void>((resolve) => setImmediate(resolve)));
   };
   const claims = new Int32Array(new SharedArrayBuffer(8));
   try {
     let first: Chunk | undefined;
     const unknownCost = passMs.get(model)?.get(pass) === undefined || (typeof batch !== 'number' && bytesPerImage(model, batch.pass) === undefined);
     if (unknownCost) {
-      // A fixed batch's plan does not depend on the probe; an automatic one's is sized by it (one pass when
-      // helpers may share the work: the engine's wasm heap never shrinks back from a larger probe).
-      const probe = typeof batch === 'number' ? batch : ctx.helpers?.helpersFor(model, Infinity) ? 1 : PROBE_PASSES;
-      first = [0, Math.min(job.count, probe)];
+      // A fixed batch's plan does not depend on the probe; an automatic one's is sized by it.
+      first = [0, Math.min(job.count, typeof batch === 'number' ? batch : PROBE_PASSES)];
       claims[0] = 1;
       await runLocal(0, first);
     }
@@ -136,17 +137,19 @@ export async function runGradientJob(model: LoadedModel, job: GradientJob, batch
     let size = typeof batch === 'number' ? batch : autoBatchSize(batch);
     if (helpers > 0 && typeof batch !== 'number') {
       // Each helper holds a copy of the model (weights and cached kernel variants) and a batch of its own.
+      // Batches are sized for them even while they are not ready: the wasm heap never shrinks.
       const budget = batch.budget ?? BATCH_MEMORY_BUDGET;
       const perSide = (budget - helpers * model.residentBytes()) / (1 + helpers);
       const perImage = bytesPerImage(model, batch.pass) ?? Infinity;
       if (perSide < perImage) helpers = 0;
       else size = autoBatchSize({ ...batch, budget: perSide });
     }
+    const ready = helpers > 0 ? ctx.helpers!.readyFor(model) : 0;
     // The probe is chunk 0 of the plan, so chunk indices stay in pass order.
     const balanced = typeof batch !== 'number';
     const chunks = first ? [first, ...plan(start, job.count, size, balanced)] : plan(0, job.count, size, balanced);
     chunkCount = chunks.length;
-    const helped = helpers > 0 && claims[0] < chunks.length
+    const helped = ready > 0 && claims[0] < chunks.length
       ? ctx.helpers!.run(model, job, chunks, claims, (index, arrays) => deliver(index, chunks[index], arrays.map((a) => tf.tensor4d(a, job.shape))))
       : undefined;
     for (let index = Atomics.add(claims, 0, 1); index < chunks.length; index = Atomics.add(claims, 0, 1)) {
