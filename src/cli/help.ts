@@ -48,7 +48,8 @@ Options:
   --labels FILE      class names, one per line (default: labels.txt / labels.json / classes.txt beside the model)
   --backend B        node | wasm | cpu (default: the SALIENCY_LENS_BACKEND variable, else the best that loads)
   --threads N        wasm backend threads, 1..8 (default: the SALIENCY_LENS_THREADS variable, else half the CPU
-                     cores, at least 2 and at most 4; 1 = the single-threaded build; falls back to 1 if threads cannot start)
+                     cores, at most 4, and at least 2 unless gradient helpers run; 1 = the single-threaded build;
+                     falls back to 1 if threads cannot start)
   --workers N        helper threads for SmoothGrad/VarGrad/Integrated Gradients samples, 0..3, each with its own copy
                      of the model (default: the SALIENCY_LENS_WORKERS variable, else 1 on wasm/cpu with 2+ cores
                      when a pass takes 15 ms or more; 0 = none)

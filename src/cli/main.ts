@@ -4,9 +4,8 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { BadInputError, isBadInput, oneLine } from '../shared/errors';
 import { encodeNpy } from '../shared/npy';
 import { CAM_METHODS, type BackendName, type ExplainResult, type LayerInfo, type PredictResult } from '../shared/protocol';
-import { parseWorkers } from '../engine/gradientPool';
 import { Engine } from '../engine/engine';
-import { backendThreads, parseBackendName, parseThreads, setWasmThreads, threadsNote } from '../engine/backend';
+import { backendThreads, parseBackendName, parseThreads, parseWorkers, setGradientWorkers, setWasmThreads, threadsNote } from '../engine/backend';
 import { parseMethod } from '../engine/methods';
 import {
   colormapOption, methodOptions, numberOption, parseCommandLine, preprocessOption, reduceOption, resizeOption, targetOption, type CliArgs,
@@ -163,9 +162,8 @@ async function main(argv: string[]): Promise<number> {
     const command = COMMANDS[args.command];
     if (!command) throw new BadInputError(args.command, `unknown command (expected ${Object.keys(COMMANDS).join(', ')}; see --help)`);
     setWasmThreads(parseThreads(args.values.threads, '--threads'));
-    const workers = parseWorkers(args.values.workers, '--workers');
+    setGradientWorkers(parseWorkers(args.values.workers, '--workers'));
     const engine = await Engine.create(parseBackendName(args.values.backend, '--backend') as BackendName | 'auto', {
-      workers,
       log: args.values.debug ? (m) => console.error(`saliency-lens: ${m}`) : undefined,
     });
     const note = threadsNote();

@@ -8,7 +8,7 @@ import type {
   ResizeMode, RgbaImage,
 } from '../shared/protocol';
 import { backendThreads, initBackend } from './backend';
-import { GradientPool, parseWorkers, WORKERS_ENV } from './gradientPool';
+import { GradientPool } from './gradientPool';
 import { decodeImage, type RgbImage } from './image/decode';
 import { fitImage } from './image/fit';
 import { preprocessImage } from './image/preprocess';
@@ -69,7 +69,7 @@ export function predictionsFromLogits(model: LoadedModel, logits: Float32Array, 
 export interface EngineOptions {
   /** Bounds of the cache of logits and CAM-layer activations per model and input. */
   forwardCache?: ForwardCacheLimits;
-  /** Gradient helper threads (undefined: SALIENCY_LENS_WORKERS, else automatic; 0: none). */
+  /** Gradient helper threads (undefined: the setGradientWorkers option, else SALIENCY_LENS_WORKERS, else automatic; 0: none). */
   workers?: number;
   /** Where the engine reports what happens to its helpers. */
   log?: (message: string) => void;
@@ -89,8 +89,7 @@ export class Engine {
 
   private constructor(readonly backend: BackendName, options: EngineOptions) {
     this.forward = new ForwardCache(options.forwardCache);
-    const size = options.workers ?? parseWorkers(process.env[WORKERS_ENV], WORKERS_ENV);
-    this.helpers = new GradientPool({ backend, engineThreads: backendThreads() ?? 1, size, log: options.log });
+    this.helpers = new GradientPool({ backend, engineThreads: backendThreads() ?? 1, size: options.workers, log: options.log });
   }
 
   /** Starts TF.js on the preferred backend. */

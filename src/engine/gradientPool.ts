@@ -5,20 +5,15 @@
  * single-threaded kernels, so a helper doubles the work done on 2 cores at the cost of a second model copy.
  */
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { BackendName } from '../shared/protocol';
-import { BadInputError } from '../shared/errors';
+import { wantedGradientWorkers } from './backend';
 import type { EngineToHelper, GradientWorkerData, HelperMessage, JobMessage } from './gradientWorkerProtocol';
 import type { Chunk, GradientHelpers } from './methods/chunkRunner';
 import type { GradientJob } from './methods/gradientJob';
 import type { LoadedModel } from './model';
 
-/** The environment variable with the number of helpers ('' or 'auto': automatic). */
-export const WORKERS_ENV = 'SALIENCY_LENS_WORKERS';
-/** The most helpers: each holds a model copy, and a chunk's thread pool competes with them for cores. */
-export const MAX_GRADIENT_WORKERS = 3;
 /**
  * Passes faster than this stay on the engine's thread: a helper costs a message, a copy of the sums and,
  * the first time, seconds of model loading (the demo model's passes take ~3 ms, darknet-tiny's ~50 ms).
@@ -30,24 +25,6 @@ const HELPER_YOUNG_GENERATION_MB = 4;
 const MAX_START_FAILURES = 2;
 /** Idle helpers stop after this long, giving their memory (a model copy and a grown wasm heap) back. */
 export const IDLE_STOP_MS = 120_000;
-
-/** Parses a helper count from an option or the environment (undefined: automatic). */
-export function parseWorkers(value: string | undefined, subject: string): number | undefined {
-  if (value === undefined || value === '' || value === 'auto') return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > MAX_GRADIENT_WORKERS) {
-    throw new BadInputError(subject, `"${value}" is not a number of gradient workers from 0 to ${MAX_GRADIENT_WORKERS} (or auto)`);
-  }
-  return n;
-}
-
-/**
- * One helper on machines with 2 or more cores for the wasm and cpu backends (native TensorFlow already uses
- * every core); none otherwise.
- */
-export function automaticWorkers(backend: BackendName, cores: number): number {
-  return backend !== 'node' && cores >= 2 ? 1 : 0;
-}
 
 /** The entry of a helper thread: the bundle beside this file, or (run from source) a boot file loading the TypeScript. */
 function workerEntry(): { file: string; workerData: Record<string, unknown> } {
@@ -61,7 +38,7 @@ export interface GradientPoolOptions {
   backend: BackendName;
   /** The engine's wasm threads (the helpers make the same kernel choices). */
   engineThreads: number;
-  /** Helper threads (undefined: automaticWorkers). */
+  /** Helper threads (undefined: wantedGradientWorkers). */
   size?: number;
   /** Passes faster than this (ms) run without helpers (default MIN_PASS_MS). */
   minPassMs?: number;
@@ -101,7 +78,7 @@ export class GradientPool implements GradientHelpers {
   chunksByHelpers = 0;
 
   constructor(private readonly options: GradientPoolOptions) {
-    this.size = options.size ?? automaticWorkers(options.backend, availableParallelism());
+    this.size = options.size ?? wantedGradientWorkers(options.backend);
   }
 
   /** Helpers that would take part in jobs on this model whose passes take `msPerPass` on the engine's thread. */

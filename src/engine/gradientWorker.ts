@@ -2,7 +2,8 @@
  * Entry point of a gradient helper thread: its own TF.js on one thread and its own copy of the model,
  * claiming chunks of the engine's SmoothGrad / VarGrad / Integrated Gradients jobs (see gradientPool.ts).
  */
-import { statSync } from 'node:fs';
+import { readlinkSync, statSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { oneLine } from '../shared/errors';
 import { initBackend, setWasmThreads } from './backend';
@@ -12,6 +13,8 @@ import { chunkSums } from './methods/gradientJob';
 import { LoadedModel } from './model';
 
 const data = workerData as GradientWorkerData;
+/** The nice value of a helper thread (0 normal, 19 lowest). */
+const HELPER_NICE = 10;
 const port = parentPort!;
 let model: { path: string; mtimeMs: number; loaded: LoadedModel } | undefined;
 
@@ -49,7 +52,24 @@ async function run(message: JobMessage): Promise<void> {
 // Jobs run one after another: a job's message waits in the port while the previous one runs.
 let queue = Promise.resolve();
 
+/**
+ * Lowers this thread's scheduling priority (Linux: a thread is a task with its own nice value). The engine's
+ * own threads then keep their cores: its thread pool waits for its slowest thread at every op, so a helper
+ * taking a core from it would slow every op of the engine down; niced, the helper uses the time the engine
+ * leaves idle (while one engine thread runs a single-threaded kernel, the other core is free).
+ */
+function lowerPriority(): void {
+  if (process.env.SL_NICE === '0') return;
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid)) setPriority(tid, Number(process.env.SL_NICE ?? HELPER_NICE));
+  } catch {
+    // Not Linux, or not allowed: the helper runs at normal priority.
+  }
+}
+
 async function start(): Promise<void> {
+  lowerPriority();
   setWasmThreads(1);
   await initBackend(data.backend);
   setWinogradDecisionThreads(data.engineThreads);

@@ -105,7 +105,8 @@ async function main(): Promise<void> {
   send({ type: 'ready', backend: engine.backend, pid: process.pid });
   const threads = backendThreads();
   const note = threadsNote();
-  if (threads !== undefined) send({ type: 'log', message: `${engine.backend} backend on ${threads} thread${threads === 1 ? '' : 's'}${note ? ` (${note})` : ''}` });
+  const helpers = engine.helpers.size ? `, ${engine.helpers.size} gradient helper${engine.helpers.size === 1 ? '' : 's'}` : '';
+  if (threads !== undefined) send({ type: 'log', message: `${engine.backend} backend on ${threads} thread${threads === 1 ? '' : 's'}${helpers}${note ? ` (${note})` : ''}` });
 }
 
 void main();

@@ -12,7 +12,8 @@ import { runGradientJob, type GradientHelpers } from '../../src/engine/methods/c
 import { chunkSums, noiseOfPass, type GradientJob } from '../../src/engine/methods/gradientJob';
 import { gaussianArrays } from '../../src/engine/methods/sampling';
 import { uniformRandom, uniformRandomFrom } from '../../src/shared/random';
-import { automaticWorkers, GradientPool, parseWorkers } from '../../src/engine/gradientPool';
+import { GradientPool } from '../../src/engine/gradientPool';
+import { automaticWasmThreads, automaticWorkers, parseWorkers } from '../../src/engine/backend';
 import { disposeGraph } from '../../src/engine/graph/ir';
 import { CancelledError } from '../../src/shared/errors';
 import type { MethodName, MethodOptions } from '../../src/shared/protocol';
@@ -30,7 +31,7 @@ test('a pass\'s noise is found without drawing the passes before it, with the va
   for (let k = 0; k < 4; k++) assert.deepEqual(noiseOfPass(9, k, size, 0.3), all.subarray(k * size, (k + 1) * size), `pass ${k}`);
 });
 
-test('parseWorkers and automaticWorkers', () => {
+test('parseWorkers, automaticWorkers and the wasm threads beside helpers', () => {
   assert.equal(parseWorkers(undefined, '--workers'), undefined);
   assert.equal(parseWorkers('auto', '--workers'), undefined);
   assert.equal(parseWorkers('0', '--workers'), 0);
@@ -41,6 +42,8 @@ test('parseWorkers and automaticWorkers', () => {
   assert.equal(automaticWorkers('cpu', 16), 1);
   assert.equal(automaticWorkers('wasm', 1), 0, 'one core: nothing to gain');
   assert.equal(automaticWorkers('node', 8), 0, 'native TensorFlow uses every core itself');
+  // With a helper, the engine leaves it a core: one thread on 2 cores, half the cores above.
+  assert.deepEqual([1, 2, 3, 4, 8, 16].map((c) => automaticWasmThreads(c, 1)), [1, 1, 1, 2, 4, 4]);
 });
 
 function noiseJob(x: tf.Tensor4D, count: number): GradientJob {
