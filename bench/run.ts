@@ -215,7 +215,7 @@ async function main(): Promise<void> {
     `${python ? `, PyTorch ${machine.torch} (${torchThreads} threads)` : ''}; ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${elapsedS().toFixed(0)} s`);
   out.push('', '### Warm latency (one map, batch 1, after warm-up)', '', latencyTable(summaries));
   out.push('', `Single-pass methods: median of per-process medians over the rounds (each process: ${ctx.warmup ?? 2} warm-up maps, then ${runs} timed); ` +
-    `SmoothGrad (25 samples) and Integrated Gradients (50 steps), ours in automatic batches (≤ 8), PyTorch's in batches of 16: ${ctx.heavyFirst ? 'the first map of a fresh process after one forward pass (first-call costs included, on both sides)' : `${ctx.warmup === undefined ? 2 : 1} warm-up map(s), then one timed`}, median over rounds. ` +
+    `SmoothGrad (25 samples) and Integrated Gradients (50 steps), ours in automatic batches (≤ 8), PyTorch's in batches of 16: ${ctx.heavyFirst ? 'the first map of a fresh process after one forward pass (first-call costs included, on both sides)' : `2 warm-up maps (during the first, our gradient helper loads the model), then one timed`}, median over rounds. ` +
     'ours/PyTorch: ratio of the medians (min–max of the per-round ratios); min/min: fastest map against fastest map, the figure least disturbed by other processes. ' +
     'Load: model load in the measuring process. Peak RSS: that process\'s high-water mark.');
   if (summaries.some((r) => r.featureVis)) {
@@ -260,7 +260,7 @@ async function measureRender(): Promise<{ rows: unknown[]; table: string } | und
   }
 }
 
-/** 2 when the CLI's bench command takes --warmup (heavy rows then get one warm-up map, not two), else undefined. */
+/** 2 when the CLI's bench command takes --warmup, else undefined (the CLI's own default, also 2). */
 async function cliWarmupOption(cli: string): Promise<number | undefined> {
   try {
     const r = await runChild(process.execPath, [cli, '--help'], { timeoutMs: 60_000 });

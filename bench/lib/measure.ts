@@ -75,7 +75,9 @@ export async function measureOurs(ctx: MeasureContext, model: BenchModel, method
   }
   if (!method.heavy || !ctx.heavyFirst) {
     const runs = method.heavy ? 1 : ctx.runs;
-    const warmup = ctx.warmup === undefined ? [] : ['--warmup', String(method.heavy ? Math.min(ctx.warmup, 1) : ctx.warmup)];
+    // Heavy rows get the same warm-up maps as the others: the engine's gradient helpers load the model in the
+    // background during the first map and take part from the next one on (the steady state of an engine).
+    const warmup = ctx.warmup === undefined ? [] : ['--warmup', String(ctx.warmup)];
     const args = [ctx.cli, 'bench', '--model', model.path, '--method', method.id, '--runs', String(runs), ...warmup, '--json', ...oursArgs(ctx)];
     const r = await runChild(process.execPath, args, { cwd: ctx.root, timeoutMs: ctx.timeoutMs });
     const j = parseJsonOutput(r, `saliency-lens bench ${model.id} ${method.id}`);
@@ -110,7 +112,7 @@ export async function measureTorch(ctx: MeasureContext, model: BenchModel, metho
   const args = method.featureVis
     ? [...torchArgs(ctx, model, method.id, 1, ctx.heavyFirst ? 0 : 1), '--layer', model.featureLayer.torch, '--fv-steps', String(method.featureVis.steps)]
     : !method.heavy ? torchArgs(ctx, model, method.id, ctx.runs, warmup)
-      : torchArgs(ctx, model, method.id, 1, ctx.heavyFirst ? 0 : Math.min(warmup, ctx.warmup === undefined ? 2 : 1));
+      : torchArgs(ctx, model, method.id, 1, ctx.heavyFirst ? 0 : warmup);
   const r = await runChild(ctx.python, args, { cwd: ctx.root, timeoutMs: ctx.timeoutMs });
   const j = parseJsonOutput(r, `torch_reference.py ${model.id} ${method.id}`);
   return {

@@ -144,16 +144,20 @@ export async function runGradientJob(model: LoadedModel, job: GradientJob, batch
       if (perSide < perImage) helpers = 0;
       else size = autoBatchSize({ ...batch, budget: perSide });
     }
-    const ready = helpers > 0 ? ctx.helpers!.readyFor(model) : 0;
     // The probe is chunk 0 of the plan, so chunk indices stay in pass order.
     const balanced = typeof batch !== 'number';
     const chunks = first ? [first, ...plan(start, job.count, size, balanced)] : plan(0, job.count, size, balanced);
     chunkCount = chunks.length;
-    const helped = ready > 0 && claims[0] < chunks.length
-      ? ctx.helpers!.run(model, job, chunks, claims, (index, arrays) => deliver(index, chunks[index], arrays.map((a) => tf.tensor4d(a, job.shape))))
-      : undefined;
+    let helped: Promise<void> | undefined;
+    const joinHelpers = (): void => {
+      // Helpers still loading the model join between chunks, once ready.
+      if (helped || helpers === 0 || claims[0] >= chunks.length || ctx.helpers!.readyFor(model) === 0) return;
+      helped = ctx.helpers!.run(model, job, chunks, claims, (index, arrays) => deliver(index, chunks[index], arrays.map((a) => tf.tensor4d(a, job.shape))));
+    };
+    joinHelpers();
     for (let index = Atomics.add(claims, 0, 1); index < chunks.length; index = Atomics.add(claims, 0, 1)) {
       await runLocal(index, chunks[index]);
+      joinHelpers();
     }
     // The helpers' last chunks are in flight, unless a helper stopped without delivering what it claimed
     // (it failed or died): those chunks are computed here.
