@@ -34,9 +34,11 @@ async function handle(engine: Engine, request: Exclude<AnyRequest, { type: 'canc
         send({ type: 'predictResult', id, result: await engine.predict(request.params, control) });
         break;
       case 'explain': {
+        const helperChunks = engine.helpers.chunksByHelpers;
         const result = await engine.explain(request.params, control);
         send({ type: 'explainResult', id, result });
-        send({ type: 'log', message: `explain ${request.params.method} on ${request.params.imagePath}: load ${result.timingMs.load.toFixed(0)} ms, inference ${result.timingMs.inference.toFixed(0)} ms, attribution ${result.timingMs.attribution.toFixed(0)} ms (${engine.backend})` });
+        const helped = engine.helpers.chunksByHelpers - helperChunks;
+        send({ type: 'log', message: `explain ${request.params.method} on ${request.params.imagePath}: load ${result.timingMs.load.toFixed(0)} ms, inference ${result.timingMs.inference.toFixed(0)} ms, attribution ${result.timingMs.attribution.toFixed(0)} ms (${engine.backend}${helped ? `, ${helped} chunk${helped === 1 ? '' : 's'} on the gradient helper` : ''})` });
         break;
       }
       case 'layers':

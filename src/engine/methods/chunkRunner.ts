@@ -104,8 +104,10 @@ export async function runGradientJob(model: LoadedModel, job: GradientJob, batch
   let delivered = 0;
   let allDelivered: () => void = () => undefined;
   const everyChunk = new Promise<void>((resolve) => (allDelivered = resolve));
+  // Set when the job has returned or thrown: a helper's chunk arriving later is dropped.
+  let closed = false;
   const deliver = (index: number, chunk: Chunk, parts: tf.Tensor[]): void => {
-    if (sums.has(index)) return void parts.forEach((t) => t.dispose());
+    if (closed || sums.has(index)) return void parts.forEach((t) => t.dispose());
     sums.add(index, parts);
     done += chunk[1];
     if (++delivered >= chunkCount) allDelivered();
@@ -152,7 +154,9 @@ export async function runGradientJob(model: LoadedModel, job: GradientJob, batch
     const joinHelpers = (): void => {
       // Helpers still loading the model join between chunks, once ready.
       if (helped || helpers === 0 || claims[0] >= chunks.length || ctx.helpers!.readyFor(model) === 0) return;
-      helped = ctx.helpers!.run(model, job, chunks, claims, (index, arrays) => deliver(index, chunks[index], arrays.map((a) => tf.tensor4d(a, job.shape))));
+      helped = ctx.helpers!.run(model, job, chunks, claims, (index, arrays) => {
+        if (!closed) deliver(index, chunks[index], arrays.map((a) => tf.tensor4d(a, job.shape)));
+      });
     };
     joinHelpers();
     for (let index = Atomics.add(claims, 0, 1); index < chunks.length; index = Atomics.add(claims, 0, 1)) {
@@ -169,7 +173,9 @@ export async function runGradientJob(model: LoadedModel, job: GradientJob, batch
     return totals;
   } catch (err) {
     Atomics.store(claims, 1, 1);
-    sums.dispose();
     throw err;
+  } finally {
+    closed = true;
+    sums.dispose();
   }
 }
