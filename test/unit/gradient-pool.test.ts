@@ -1,4 +1,4 @@
-// Gradient helper threads: SmoothGrad / VarGrad / Integrated Gradients computed partly on worker threads give
+// Gradient helper threads: SmoothGrad / VarGrad / IG / occlusion / Score-CAM computed partly on worker threads give
 // bit-identical maps, survive a helper dying mid-job, stop on cancel, and stay out of the way when they do not pay.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -114,14 +114,19 @@ const CASES: Array<[MethodName, MethodOptions]> = [
   ['smoothgrad', { samples: 9, seed: 4, smoothBase: 'gradient-x-input', batch: 2 }],
   ['vargrad', { samples: 10, seed: 2, batch: 3 }],
   ['integrated-gradients', { steps: 14, batch: 2 }],
+  ['occlusion', { patch: 16, stride: 8, batch: 4 }],
+  ['scorecam', { batch: 3 }],
 ];
 
-async function maps(model: LoadedModel, x: tf.Tensor4D, ctx: MethodContext): Promise<Float32Array[]> {
+/** Each case's map, and (with a GradientPool) how many chunks its helpers computed for it. */
+async function maps(model: LoadedModel, x: tf.Tensor4D, ctx: MethodContext, helped: number[] = []): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
   for (const [method, options] of CASES) {
+    const before = ctx.helpers instanceof GradientPool ? ctx.helpers.chunksByHelpers : 0;
     const r = await runMethod(method, model, x, [2], { ...ctx, options });
     out.push(Float32Array.from(r.attribution.dataSync()));
     r.attribution.dispose();
+    helped.push(ctx.helpers instanceof GradientPool ? ctx.helpers.chunksByHelpers - before : 0);
   }
   return out;
 }
@@ -138,8 +143,9 @@ test('helper threads compute part of each job and the maps are bit-identical to 
     // A pause between local chunks lets the helper take its share even of this small model.
     const slow = { checkpoint: () => new Promise<void>((r) => setTimeout(r, 20)) };
     const alone = await maps(model, x, slow);
-    const helped = await maps(model, x, { ...slow, helpers: pool });
-    assert.ok(pool.chunksByHelpers >= CASES.length, `helpers computed ${pool.chunksByHelpers} chunks`);
+    const byHelper: number[] = [];
+    const helped = await maps(model, x, { ...slow, helpers: pool }, byHelper);
+    CASES.forEach(([method], i) => assert.ok(byHelper[i] > 0, `${method}: the helper computed no chunk`));
     CASES.forEach(([method], i) => assert.deepEqual(helped[i], alone[i], method));
     const before = tf.memory().numTensors;
     await maps(model, x, { ...slow, helpers: pool });

@@ -11,7 +11,9 @@ import type { MethodName } from '../../shared/protocol';
 import type { LoadedModel } from '../model';
 import { guidedGradient } from './gradients';
 import type { MethodContext } from './index';
-import { DEFAULT_BATCH, batchOption, inBatches } from './sampling';
+import { runGradientJob } from './chunkRunner';
+import type { GradientJob } from './gradientJob';
+import { DEFAULT_BATCH, batchOption } from './sampling';
 
 /** The last layer (in topological order) with a spatial output on which the scores depend. */
 export function defaultCamLayer(model: LoadedModel): string {
@@ -132,36 +134,18 @@ export function gradientCam(method: MethodName, A: tf.Tensor4D, G: tf.Tensor4D):
   });
 }
 
-function minMaxNormalize(maps: tf.Tensor4D): tf.Tensor4D {
-  return tf.tidy(() => {
-    const lo = tf.min(maps, [1, 2, 3], true);
-    const hi = tf.max(maps, [1, 2, 3], true);
-    const range = tf.sub(hi, lo);
-    const safe = tf.where(tf.greater(range, 0), range, tf.onesLike(range));
-    return tf.where(tf.greater(range, 0), tf.div(tf.sub(maps, lo), safe), tf.zerosLike(maps)) as tf.Tensor4D;
-  });
-}
-
 /** Score-CAM: each channel, upsampled and min–max normalised, masks the input; the target logits, softmaxed over channels, weight the channels. */
 async function scoreCam(model: LoadedModel, x: tf.Tensor4D, target: number, A: tf.Tensor4D, ctx: MethodContext): Promise<tf.Tensor4D> {
-  const [, h, w, k] = A.shape;
-  const [, H, W] = x.shape;
+  const k = A.shape[3];
   // Forward passes only: automatic batches of up to 16 sized from the measured memory, as occlusion's.
   const batch = batchOption(ctx, model, 'forward', DEFAULT_BATCH);
-  const scores = new Float32Array(k);
-  const channels = tf.tidy(() => tf.transpose(A, [3, 1, 2, 0]) as tf.Tensor4D);
-  try {
-    await inBatches(k, batch, ctx, 'Score-CAM channel', (start, n) => {
-      const s = tf.tidy(() => {
-        const maps = tf.slice(channels, [start, 0, 0, 0], [n, h, w, 1]);
-        const masks = minMaxNormalize(tf.image.resizeBilinear(maps, [H, W], false, true));
-        return model.logits(tf.mul(x, masks) as tf.Tensor4D, { release: true }).dataSync();
-      });
-      for (let i = 0; i < n; i++) scores[start + i] = s[i * model.numClasses + target];
-    });
-  } finally {
-    channels.dispose();
-  }
+  const job: GradientJob = {
+    kind: 'scorecam', activations: A.dataSync() as Float32Array, activationShape: A.shape,
+    x: x.dataSync() as Float32Array, shape: x.shape, target, count: k, guided: false, squares: false,
+  };
+  const [scoreTensor] = await runGradientJob(model, job, batch, ctx, 'Score-CAM channel');
+  const scores = scoreTensor.dataSync() as Float32Array;
+  scoreTensor.dispose();
   return tf.tidy(() => {
     const weights = tf.reshape(tf.softmax(tf.tensor1d(scores)), [1, 1, 1, k]);
     return tf.relu(tf.sum(tf.mul(A, weights), 3, true)) as tf.Tensor4D;

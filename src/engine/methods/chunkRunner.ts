@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { LoadedModel } from '../model';
-import { chunkSums, type GradientJob } from './gradientJob';
+import { chunkSums, sumShape, type GradientJob } from './gradientJob';
 import type { MethodContext } from './index';
 import { autoBatchSize, BATCH_MEMORY_BUDGET, bytesPerImage, measuredStep, type AutoBatch } from './sampling';
 
@@ -97,7 +97,7 @@ export type JobBatch = number | AutoBatch;
  */
 export async function runGradientJob(model: LoadedModel, job: GradientJob, batch: JobBatch, ctx: MethodContext,
   label: string): Promise<tf.Tensor[]> {
-  const pass = typeof batch === 'number' ? `fixed ${batch}` : batch.pass;
+  const pass = `${job.kind} ${typeof batch === 'number' ? `fixed ${batch}` : batch.pass}`;
   const sums = new OrderedSums();
   let done = 0;
   let chunkCount = Infinity;
@@ -155,7 +155,7 @@ export async function runGradientJob(model: LoadedModel, job: GradientJob, batch
       // Helpers still loading the model join between chunks, once ready.
       if (helped || helpers === 0 || claims[0] >= chunks.length || ctx.helpers!.readyFor(model) === 0) return;
       helped = ctx.helpers!.run(model, job, chunks, claims, (index, arrays) => {
-        if (!closed) deliver(index, chunks[index], arrays.map((a) => tf.tensor4d(a, job.shape)));
+        if (!closed) deliver(index, chunks[index], arrays.map((a) => tf.tensor4d(a, sumShape(job))));
       });
     };
     joinHelpers();

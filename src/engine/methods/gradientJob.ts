@@ -1,7 +1,9 @@
 /**
- * The multi-pass gradient methods (SmoothGrad, VarGrad, Integrated Gradients) as plain data: everything one
- * pass needs is in the job, and each pass is addressed by its index. The engine and its helper threads run
- * the same chunkSums on the same chunks, so a map does not depend on who computed which chunk.
+ * The multi-pass methods as plain data: everything one pass needs is in the job, and each pass is addressed
+ * by its index. Gradient jobs (SmoothGrad, VarGrad, Integrated Gradients) sum gradients over their passes;
+ * score jobs (occlusion, Score-CAM) are forward passes whose "sum" is the vector of their target logits, each
+ * chunk filling its own entries. The engine and its helper threads run the same chunkSums on the same chunks,
+ * so a map does not depend on who computed which chunk.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ActivationHook } from '../graph/executor';
@@ -29,8 +31,24 @@ export interface PathJob {
   weights: number[];
 }
 
-/** A multi-pass gradient job: passes 0..count−1 of one image for one target. Structured-cloneable. */
-export type GradientJob = (NoiseJob | PathJob) & {
+/** Occlusion: pass k sets a patch × patch window at windows[k] ([y, x]) of the input to `value`. */
+export interface OcclusionJob {
+  kind: 'occlusion';
+  windows: Array<[number, number]>;
+  patch: number;
+  value: number;
+}
+
+/** Score-CAM: pass k masks the input with channel k of a layer's activations, upsampled and min–max normalised. */
+export interface ScoreCamJob {
+  kind: 'scorecam';
+  /** NHWC [1,h,w,channels]. */
+  activations: Float32Array;
+  activationShape: [number, number, number, number];
+}
+
+/** A multi-pass job: passes 0..count−1 of one image for one target. Structured-cloneable. */
+export type GradientJob = (NoiseJob | PathJob | OcclusionJob | ScoreCamJob) & {
   /** NHWC [1,h,w,c] preprocessed input. */
   x: Float32Array;
   shape: [number, number, number, number];
@@ -55,7 +73,41 @@ export function noiseOfPass(seed: number, index: number, size: number, sigma: nu
   return gaussianArray(size, sigma, uniformRandomFrom(seed, index * drawsPerSample(size)));
 }
 
-function points(job: GradientJob, start: number, n: number): { points: tf.Tensor4D; weights?: tf.Tensor4D } {
+/** The shape of each of a job's sums: the input's for gradient jobs, one entry per pass for score jobs. */
+export function sumShape(job: GradientJob): [number, number, number, number] {
+  return job.kind === 'occlusion' || job.kind === 'scorecam' ? [1, 1, 1, job.count] : job.shape;
+}
+
+/** Maps scaled to [0, 1] each (all zero where a map is constant). */
+export function minMaxNormalize(maps: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const lo = tf.min(maps, [1, 2, 3], true);
+    const hi = tf.max(maps, [1, 2, 3], true);
+    const range = tf.sub(hi, lo);
+    const safe = tf.where(tf.greater(range, 0), range, tf.onesLike(range));
+    return tf.where(tf.greater(range, 0), tf.div(tf.sub(maps, lo), safe), tf.zerosLike(maps)) as tf.Tensor4D;
+  });
+}
+
+/** The inputs of score-job passes [start, start+n). */
+function scoredInputs(job: OcclusionJob | ScoreCamJob, x: tf.Tensor4D, start: number, n: number): tf.Tensor4D {
+  const [, H, W] = x.shape;
+  if (job.kind === 'scorecam') {
+    const [, h, w] = job.activationShape;
+    const channels = tf.transpose(tf.tensor4d(job.activations, job.activationShape), [3, 1, 2, 0]);
+    const maps = tf.slice(channels, [start, 0, 0, 0], [n, h, w, 1]) as tf.Tensor4D;
+    return tf.mul(x, minMaxNormalize(tf.image.resizeBilinear(maps, [H, W], false, true))) as tf.Tensor4D;
+  }
+  const masks = new Float32Array(n * H * W);
+  for (let i = 0; i < n; i++) {
+    const [y0, x0] = job.windows[start + i];
+    for (let y = y0; y < y0 + job.patch; y++) masks.fill(1, i * H * W + y * W + x0, i * H * W + y * W + x0 + job.patch);
+  }
+  const m = tf.tensor4d(masks, [n, H, W, 1]);
+  return tf.add(tf.mul(x, tf.sub(1, m)), tf.mul(m, job.value)) as tf.Tensor4D;
+}
+
+function points(job: NoiseJob & GradientJob | PathJob & GradientJob, start: number, n: number): { points: tf.Tensor4D; weights?: tf.Tensor4D } {
   const [, h, w, c] = job.shape;
   const size = h * w * c;
   const x = tf.tensor4d(job.x, job.shape);
@@ -73,11 +125,17 @@ function points(job: GradientJob, start: number, n: number): { points: tf.Tensor
 }
 
 /**
- * The sums over passes [start, start+n) as [1,h,w,c] tensors: Σ wₖ gₖ (wₖ = 1 for noise jobs), and Σ gₖ²
- * when the job asks for squares.
+ * The sums over passes [start, start+n) (shaped as sumShape): for gradient jobs Σ wₖ gₖ (wₖ = 1 for noise
+ * jobs), and Σ gₖ² when the job asks for squares; for score jobs the passes' target logits in their entries.
  */
 export function chunkSums(model: LoadedModel, job: GradientJob, start: number, n: number): tf.Tensor4D[] {
   return tf.tidy(() => {
+    if (job.kind === 'occlusion' || job.kind === 'scorecam') {
+      const logits = model.logits(scoredInputs(job, tf.tensor4d(job.x, job.shape), start, n), { release: true });
+      const scores = tf.reshape(tf.slice(logits, [0, job.target], [n, 1]), [n]);
+      // Zeros elsewhere: adding the chunks' vectors in any order gives every score exactly.
+      return [tf.reshape(tf.pad(scores, [[start, job.count - start - n]]), [1, 1, 1, job.count]) as tf.Tensor4D];
+    }
     const { points: p, weights } = points(job, start, n);
     const hook: ActivationHook | undefined = job.guided ? guidedBackpropHook : undefined;
     let g = inputGradient(model, p, [job.target], hook);

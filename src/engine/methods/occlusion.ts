@@ -2,7 +2,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LoadedModel } from '../model';
 import type { MethodContext } from './index';
-import { DEFAULT_BATCH, batchOption, inBatches, intOption } from './sampling';
+import { runGradientJob } from './chunkRunner';
+import type { GradientJob } from './gradientJob';
+import { DEFAULT_BATCH, batchOption, intOption } from './sampling';
 
 /** Window start positions covering [0, size) with the last window flush with the edge. */
 export function windowStarts(size: number, patch: number, stride: number): number[] {
@@ -28,29 +30,23 @@ export async function occlusion(model: LoadedModel, x: tf.Tensor4D, targets: num
   const batch = batchOption(ctx, model, 'forward', DEFAULT_BATCH);
   const value = o.occlusionValue ?? 0;
   const target = targets[0];
-  const windows = windowStarts(H, patch, stride).flatMap((y) => windowStarts(W, patch, stride).map((x0) => [y, x0] as const));
+  const windows = windowStarts(H, patch, stride).flatMap((y) => windowStarts(W, patch, stride).map((x0): [number, number] => [y, x0]));
   const base = tf.tidy(() => model.logits(x, { release: true }).dataSync()[target]);
+  const job: GradientJob = {
+    kind: 'occlusion', windows, patch, value,
+    x: x.dataSync() as Float32Array, shape: x.shape, target, count: windows.length, guided: false, squares: false,
+  };
+  const [scoreTensor] = await runGradientJob(model, job, batch, ctx, 'Occlusion window');
+  const scores = scoreTensor.dataSync();
+  scoreTensor.dispose();
   const sum = new Float32Array(H * W);
   const count = new Float32Array(H * W);
-  await inBatches(windows.length, batch, ctx, 'Occlusion window', (start, n) => {
-    const masks = new Float32Array(n * H * W);
-    for (let i = 0; i < n; i++) {
-      const [y0, x0] = windows[start + i];
-      for (let y = y0; y < y0 + patch; y++) masks.fill(1, i * H * W + y * W + x0, i * H * W + y * W + x0 + patch);
-    }
-    const scores = tf.tidy(() => {
-      const m = tf.tensor4d(masks, [n, H, W, 1]);
-      const occluded = tf.add(tf.mul(x, tf.sub(1, m)), tf.mul(m, value)) as tf.Tensor4D;
-      return model.logits(occluded, { release: true }).dataSync();
-    });
-    for (let i = 0; i < n; i++) {
-      const drop = base - scores[i * model.numClasses + target];
-      const [y0, x0] = windows[start + i];
-      for (let y = y0; y < y0 + patch; y++) {
-        for (let xx = x0; xx < x0 + patch; xx++) {
-          sum[y * W + xx] += drop;
-          count[y * W + xx] += 1;
-        }
+  windows.forEach(([y0, x0], i) => {
+    const drop = base - scores[i];
+    for (let y = y0; y < y0 + patch; y++) {
+      for (let xx = x0; xx < x0 + patch; xx++) {
+        sum[y * W + xx] += drop;
+        count[y * W + xx] += 1;
       }
     }
   });
