@@ -50,7 +50,7 @@ Options:
   --threads N        wasm backend threads, 1..8 (default: the SALIENCY_LENS_THREADS variable, else half the CPU
                      cores, at most 4, and at least 2 unless gradient helpers run; 1 = the single-threaded build;
                      falls back to 1 if threads cannot start)
-  --workers N        helper threads for SmoothGrad/VarGrad/Integrated Gradients samples, 0..3, each with its own copy
+  --workers N        helper threads for the passes of SmoothGrad/VarGrad/IG/occlusion/Score-CAM, 0..3, each with its own copy
                      of the model (default: the SALIENCY_LENS_WORKERS variable, else 1 on wasm/cpu with 2+ cores
                      when a pass takes 15 ms or more; 0 = none)
 Method parameters:
