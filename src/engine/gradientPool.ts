@@ -1,8 +1,9 @@
 /**
- * Helper threads for the multi-pass gradient methods. Each helper is a worker thread with its own TF.js on
- * one thread and its own copy of the model; it claims chunks of passes from the same shared counter as the
- * engine's thread (methods/chunkRunner.ts). On wasm, the engine's convolutions spend most of their time in
- * single-threaded kernels, so a helper doubles the work done on 2 cores at the cost of a second model copy.
+ * Helper threads for the multi-pass methods (SmoothGrad, VarGrad, Integrated Gradients, occlusion, Score-CAM).
+ * Each helper is a worker thread with its own TF.js on one thread and its own copy of the model; it claims
+ * chunks of passes from the same shared counter as the engine's thread (methods/chunkRunner.ts). A single map
+ * cannot be split, but these methods' passes are independent, so a helper nearly doubles the work done on
+ * 2 cores, at the cost of a second model copy.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

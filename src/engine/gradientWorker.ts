@@ -1,6 +1,7 @@
 /**
  * Entry point of a gradient helper thread: its own TF.js on one thread and its own copy of the model,
- * claiming chunks of the engine's SmoothGrad / VarGrad / Integrated Gradients jobs (see gradientPool.ts).
+ * claiming chunks of the engine's multi-pass jobs (SmoothGrad, VarGrad, IG, occlusion, Score-CAM; see
+ * gradientPool.ts).
  */
 import { readlinkSync, statSync } from 'node:fs';
 import { setPriority } from 'node:os';
@@ -59,10 +60,9 @@ let queue = Promise.resolve();
  * leaves idle (while one engine thread runs a single-threaded kernel, the other core is free).
  */
 function lowerPriority(): void {
-  if (process.env.SL_NICE === '0') return;
   try {
     const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (Number.isInteger(tid)) setPriority(tid, Number(process.env.SL_NICE ?? HELPER_NICE));
+    if (Number.isInteger(tid)) setPriority(tid, HELPER_NICE);
   } catch {
     // Not Linux, or not allowed: the helper runs at normal priority.
   }

@@ -92,8 +92,9 @@ class OrderedSums {
 export type JobBatch = number | AutoBatch;
 
 /**
- * The job's sums over all passes ([1,h,w,c] each: Σ wₖ gₖ, then Σ gₖ² if asked for). Reports progress and
- * honours cancellation between chunks; memory stays bounded by one chunk per thread.
+ * The job's sums over all passes, shaped as sumShape(job): Σ wₖ gₖ, then Σ gₖ² if asked for (gradient jobs),
+ * or the target logit of every pass (score jobs). Reports progress and honours cancellation between chunks;
+ * memory stays bounded by one chunk per thread.
  */
 export async function runGradientJob(model: LoadedModel, job: GradientJob, batch: JobBatch, ctx: MethodContext,
   label: string): Promise<tf.Tensor[]> {
