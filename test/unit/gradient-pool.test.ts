@@ -185,3 +185,20 @@ test('helper threads compute part of each job and the maps are bit-identical to 
     model.dispose();
   }
 });
+
+test('idle helpers stop and give their model copy back; the next job starts them again', async () => {
+  const backend = await testBackend();
+  const model = await LoadedModel.load(DEMO_MODEL);
+  const pool = new GradientPool({ backend, engineThreads: 1, size: 1, minPassMs: 0, idleStopMs: 200 });
+  try {
+    await pool.prepare(model);
+    assert.equal(pool.readyFor(model), 1, 'the helper holds the model');
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(pool.readyFor(model), 0, 'stopped after 200 ms idle (and now loading again)');
+    await pool.prepare(model);
+    assert.equal(pool.readyFor(model), 1, 'a new helper holds the model again');
+  } finally {
+    pool.dispose();
+    model.dispose();
+  }
+});
