@@ -7,18 +7,8 @@ import { LoadedModel } from '../../src/engine/model';
 import { runMethod } from '../../src/engine/methods';
 import { disposeGraph } from '../../src/engine/graph/ir';
 import { assertNoTensorGrowth } from '../helpers/tensorGrowth';
-import { autoBatchSize, bytesPerImage, gaussianArray, gaussianArrays, inBatches, uniformRandom } from '../../src/engine/methods/sampling';
+import { autoBatchSize, bytesPerImage, inBatches } from '../../src/engine/methods/sampling';
 import type { MethodName, MethodOptions } from '../../src/shared/protocol';
-
-test('gaussianArrays draws each array the same however many are drawn at a time', () => {
-  // An odd size: one Box–Muller pair straddles two arrays if they are drawn as one block.
-  const rand = uniformRandom(5);
-  const together = gaussianArrays(3, 7, 0.5, rand);
-  const one = uniformRandom(5);
-  const apart = [gaussianArrays(1, 7, 0.5, one), gaussianArrays(2, 7, 0.5, one)];
-  assert.deepEqual(together, Float32Array.from([...apart[0], ...apart[1]]));
-  assert.notDeepEqual(together, gaussianArray(21, 0.5, uniformRandom(5)));
-});
 
 const CASES: Array<[MethodName, MethodOptions]> = [
   ['smoothgrad', { samples: 7, seed: 3 }],

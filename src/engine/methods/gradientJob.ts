@@ -66,8 +66,8 @@ function drawsPerSample(size: number): number {
 }
 
 /**
- * The noise of pass `index`: the same values as the index-th array of gaussianArrays(count, size, σ,
- * uniformRandom(seed)), found without drawing the passes before it.
+ * The noise of pass `index`: the index-th of the arrays gaussianArray(size, σ, rand) draws one after another
+ * from rand = uniformRandom(seed), found without drawing the passes before it.
  */
 export function noiseOfPass(seed: number, index: number, size: number, sigma: number): Float32Array {
   return gaussianArray(size, sigma, uniformRandomFrom(seed, index * drawsPerSample(size)));

@@ -19,16 +19,6 @@ export function gaussianArray(size: number, sigma: number, rand: () => number): 
   return out;
 }
 
-/**
- * `count` arrays of N(0, sigma²) samples of `size` each, back to back. Drawn per array, so the values of
- * the k-th array do not depend on how many arrays are drawn at a time (the batch size).
- */
-export function gaussianArrays(count: number, size: number, sigma: number, rand: () => number): Float32Array {
-  const out = new Float32Array(count * size);
-  for (let i = 0; i < count; i++) out.set(gaussianArray(size, sigma, rand), i * size);
-  return out;
-}
-
 /** Checks an integer option. */
 export function intOption(value: number | undefined, name: string, min: number, max: number, fallback: number): number {
   if (value === undefined) return fallback;
@@ -150,13 +140,4 @@ export async function inBatches(count: number, batch: number | AutoBatch, ctx: M
 export function batchOption(ctx: MethodContext, model: LoadedModel, pass: string, max?: number): number | AutoBatch {
   const batch = ctx.options?.batch;
   return batch === undefined ? { model, pass, max } : intOption(batch, '--batch', 1, 1024, DEFAULT_BATCH);
-}
-
-/** Accumulates tensors into a kept running sum (the caller disposes it). */
-export function accumulate(sum: tf.Tensor | null, add: tf.Tensor): tf.Tensor {
-  if (!sum) return tf.keep(add);
-  const next = tf.keep(tf.add(sum, add));
-  sum.dispose();
-  add.dispose();
-  return next;
 }
