@@ -24,14 +24,19 @@ export const MAX_GRADIENT_WORKERS = 3;
 let threadsOption: number | undefined;
 let workersOption: number | undefined;
 
-/** Parses a thread count from an option or the environment (undefined: automatic). */
-export function parseThreads(value: string | undefined, subject: string): number | undefined {
+/** Parses a whole number from `min` to `max` or "auto" (undefined) from an option or the environment. */
+function parseCount(value: string | undefined, subject: string, min: number, max: number, what: string): number | undefined {
   if (value === undefined || value === '' || value === 'auto') return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_WASM_THREADS) {
-    throw new BadInputError(subject, `"${value}" is not a whole number of threads from 1 to ${MAX_WASM_THREADS} (or auto)`);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new BadInputError(subject, `"${value}" is not ${what} from ${min} to ${max} (or auto)`);
   }
   return n;
+}
+
+/** Parses a thread count from an option or the environment (undefined: automatic). */
+export function parseThreads(value: string | undefined, subject: string): number | undefined {
+  return parseCount(value, subject, 1, MAX_WASM_THREADS, 'a whole number of threads');
 }
 
 /** Sets the wasm threads (an option outranks SALIENCY_LENS_THREADS); takes effect when the backend starts. */
@@ -59,12 +64,7 @@ export function automaticWasmThreads(cores: number, helpers = 0): number {
 
 /** Parses a gradient helper count from an option or the environment (undefined: automatic). */
 export function parseWorkers(value: string | undefined, subject: string): number | undefined {
-  if (value === undefined || value === '' || value === 'auto') return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > MAX_GRADIENT_WORKERS) {
-    throw new BadInputError(subject, `"${value}" is not a number of gradient workers from 0 to ${MAX_GRADIENT_WORKERS} (or auto)`);
-  }
-  return n;
+  return parseCount(value, subject, 0, MAX_GRADIENT_WORKERS, 'a number of gradient workers');
 }
 
 /** Sets the gradient helpers (an option outranks SALIENCY_LENS_WORKERS); takes effect when the engine starts. */

@@ -53,10 +53,15 @@ function num(value: unknown, min: number, max: number, fallback: number): number
 /** The most wasm threads the engine accepts (src/engine/wasmThreads.ts MAX_WASM_THREADS, not imported: the host never loads engine code). */
 export const MAX_THREADS = 8;
 
+/** A whole number from `min` to `max`, given as a number or a string of digits; anything else (such as "auto") is undefined. */
+function countSetting(value: unknown, min: number, max: number): number | undefined {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+  return Number.isInteger(n) && n >= min && n <= max ? n : undefined;
+}
+
 /** Parses the wasm threads setting: 1..MAX_THREADS as a number or a string; anything else (such as "auto") is automatic. */
 export function parseThreadsSetting(value: unknown): number | undefined {
-  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
-  return Number.isInteger(n) && n >= 1 && n <= MAX_THREADS ? n : undefined;
+  return countSetting(value, 1, MAX_THREADS);
 }
 
 /** The most gradient helper threads the engine accepts (SALIENCY_LENS_WORKERS; engine code is not imported by the host). */
@@ -64,8 +69,7 @@ export const MAX_WORKERS = 3;
 
 /** Parses the gradient workers setting: 0..MAX_WORKERS as a number or a string; anything else (such as "auto") is automatic. */
 export function parseWorkersSetting(value: unknown): number | undefined {
-  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
-  return Number.isInteger(n) && n >= 0 && n <= MAX_WORKERS ? n : undefined;
+  return countSetting(value, 0, MAX_WORKERS);
 }
 
 /** Parses a target setting: "" → top-1, "281" → index 281, anything else → a label. */

@@ -159,6 +159,12 @@ describe('package.json contributions', () => {
     assert.equal(props['saliencyLens.gradientWorkers'].enumDescriptions.length, offered.length);
     for (const v of offered.slice(1)) assert.equal(parseWorkersSetting(v), Number(v));
   });
+  it('accepts exactly the gradient worker counts the engine accepts', async () => {
+    // Loaded here only: the engine's module pulls in TensorFlow.js.
+    const { MAX_GRADIENT_WORKERS, parseWorkers } = await import('../../src/engine/backend');
+    assert.equal(MAX_WORKERS, MAX_GRADIENT_WORKERS);
+    for (let n = 0; n <= MAX_WORKERS; n++) assert.equal(parseWorkers(String(n), 'test'), parseWorkersSetting(String(n)));
+  });
   it('offers exactly the thread counts the engine accepts', async () => {
     // Loaded here only: the engine's module pulls in TensorFlow.js.
     const { MAX_WASM_THREADS } = await import('../../src/engine/wasmThreads');
