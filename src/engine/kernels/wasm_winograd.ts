@@ -93,6 +93,20 @@ function planes(f: FnBuilder, base: number, count: number, floatsPerPlane: () =>
   });
 }
 
+/**
+ * size² i32 locals holding the byte offsets of the pixels of a size × size tile from its corner, row-major, in
+ * an NHWC image whose rows are `width` × `channels` floats (width and channels: i32 locals).
+ */
+function tileOffsets(f: FnBuilder, width: number, channels: number, size: number): number[] {
+  const rowBytes = f.i32();
+  f.get(width).get(channels).mul().const(2).shl().set(rowBytes);
+  return Array.from({ length: size * size }, (_, i) => {
+    const l = f.i32();
+    f.get(rowBytes).const(Math.floor(i / size)).mul().get(channels).const((i % size) * 4).mul().add().set(l);
+    return l;
+  });
+}
+
 /** Pushes Σ coefs[k]·terms[k] (v128 locals), starting from a positive term so that no negation is needed. */
 function combine(f: FnBuilder, coefs: number[], terms: number[], consts: Map<number, number>): void {
   const order = coefs.map((c, k) => k).filter((k) => coefs[k] !== 0).sort((a, b) => Number(coefs[b] > 0) - Number(coefs[a] > 0));
@@ -133,18 +147,14 @@ export function winogradInput({ m, alpha: A, bt }: WinogradVariant): FnBuilder {
   const f = new FnBuilder(`winogradInput${m}`, 10);
   const [x, n, h, w, c, pt, pl, tilesH, tilesW, vBase] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const v = planes(f, vBase, A * A, () => f.get(n).get(tilesH).mul().get(tilesW).mul().get(c).mul());
-  const [b, ty, tx, cc, rs, y0, x0, interior, tileBase, outBase, xb, ob] = Array.from({ length: 12 }, () => f.i32());
-  const off = Array.from({ length: A * A }, () => f.i32());
+  const [b, ty, tx, cc, y0, x0, interior, tileBase, outBase, xb, ob] = Array.from({ length: 11 }, () => f.i32());
   const rowOk = Array.from({ length: A }, () => f.i32());
   const colOk = Array.from({ length: A }, () => f.i32());
   const d = Array.from({ length: A }, () => f.v128());
   const tmp = Array.from({ length: A * A }, () => f.v128());
   const zero = f.v128();
   const consts = constants(f, bt);
-  f.get(w).get(c).mul().const(2).shl().set(rs);
-  for (let k = 0; k < A; k++) {
-    for (let j = 0; j < A; j++) f.get(rs).const(k).mul().get(c).const(j * 4).mul().add().set(off[k * A + j]);
-  }
+  const off = tileOffsets(f, w, c, A);
   f.const(0).simd(SIMD.i32x4Splat).set(zero);
   const transform = (load: (k: number, j: number) => void): void => {
     // Columns first: tmp = Bᵀ d, one column of the tile at a time.
@@ -201,16 +211,12 @@ export function winogradOutput({ m: M, alpha: A, at }: WinogradVariant): FnBuild
   const f = new FnBuilder(`winogradOutput${M}`, 9);
   const [mBase0, y, bias, n, ho, wo, co, tilesH, tilesW] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const m = planes(f, mBase0, A * A, () => f.get(n).get(tilesH).mul().get(tilesW).mul().get(co).mul());
-  const [b, ty, tx, cc, ys, rLim, sLim, mBase, yBase, mb, yb] = Array.from({ length: 11 }, () => f.i32());
-  const off = Array.from({ length: M * M }, () => f.i32());
+  const [b, ty, tx, cc, rLim, sLim, mBase, yBase, mb, yb] = Array.from({ length: 10 }, () => f.i32());
   const col = Array.from({ length: A }, () => f.v128());
   const tmp = Array.from({ length: M * A }, () => f.v128());
   const bv = f.v128();
   const consts = constants(f, at);
-  f.get(wo).get(co).mul().const(2).shl().set(ys);
-  for (let r = 0; r < M; r++) {
-    for (let s = 0; s < M; s++) f.get(ys).const(r).mul().get(co).const(s * 4).mul().add().set(off[r * M + s]);
-  }
+  const off = tileOffsets(f, wo, co, M);
   f.loop(b, () => f.const(0), () => f.get(n), () => {
     f.loop(ty, () => f.const(0), () => f.get(tilesH), () => {
       f.get(ho).get(ty).const(M).mul().sub().const(M).min().set(rLim);
