@@ -84,7 +84,7 @@ export class Engine {
   private readonly modelIds = new WeakMap<LoadedModel, number>();
   private nextModelId = 1;
 
-  /** Helper threads for SmoothGrad, VarGrad and Integrated Gradients. */
+  /** Helper threads for the multi-pass methods (SmoothGrad, VarGrad, IG, occlusion, Score-CAM). */
   readonly helpers: GradientPool;
 
   private constructor(readonly backend: BackendName, options: EngineOptions) {

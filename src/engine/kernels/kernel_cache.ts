@@ -42,15 +42,10 @@ export function kernelCacheSize(): number {
   return n;
 }
 
-/** Bytes of the sub-kernels cached for these weights (what a second copy of a model would add to them). */
+/** Bytes of the sub-kernels cached for these (distinct) weights: what a second copy of a model adds to them. */
 export function subKernelBytes(weights: Iterable<tf.Tensor>): number {
   let bytes = 0;
-  const seen = new Set<object>();
-  for (const w of weights) {
-    if (seen.has(w.dataId)) continue;
-    seen.add(w.dataId);
-    for (const t of cache.get(w.dataId)?.subs.values() ?? []) bytes += t.size * 4;
-  }
+  for (const w of weights) for (const t of cache.get(w.dataId)?.subs.values() ?? []) bytes += t.size * 4;
   return bytes;
 }
 

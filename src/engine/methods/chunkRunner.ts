@@ -65,12 +65,8 @@ class OrderedSums {
     return index < this.next || this.early.has(index);
   }
 
-  /** Adds a chunk's sums (taking ownership); a chunk already added is dropped. */
+  /** Adds the sums of a chunk not added before (taking ownership). */
   add(index: number, sums: tf.Tensor[]): void {
-    if (this.has(index)) {
-      for (const t of sums) t.dispose();
-      return;
-    }
     this.early.set(index, sums);
     for (let part = this.early.get(this.next); part; part = this.early.get(this.next)) {
       this.early.delete(this.next++);

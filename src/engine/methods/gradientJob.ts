@@ -73,9 +73,14 @@ export function noiseOfPass(seed: number, index: number, size: number, sigma: nu
   return gaussianArray(size, sigma, uniformRandomFrom(seed, index * drawsPerSample(size)));
 }
 
+/** Whether a job's passes are forward passes scored by their target logit (occlusion, Score-CAM). */
+function isScoreJob(job: GradientJob): job is GradientJob & (OcclusionJob | ScoreCamJob) {
+  return job.kind === 'occlusion' || job.kind === 'scorecam';
+}
+
 /** The shape of each of a job's sums: the input's for gradient jobs, one entry per pass for score jobs. */
 export function sumShape(job: GradientJob): [number, number, number, number] {
-  return job.kind === 'occlusion' || job.kind === 'scorecam' ? [1, 1, 1, job.count] : job.shape;
+  return isScoreJob(job) ? [1, 1, 1, job.count] : job.shape;
 }
 
 /** Maps scaled to [0, 1] each (all zero where a map is constant). */
@@ -94,8 +99,8 @@ function scoredInputs(job: OcclusionJob | ScoreCamJob, x: tf.Tensor4D, start: nu
   const [, H, W] = x.shape;
   if (job.kind === 'scorecam') {
     const [, h, w] = job.activationShape;
-    const channels = tf.transpose(tf.tensor4d(job.activations, job.activationShape), [3, 1, 2, 0]);
-    const maps = tf.slice(channels, [start, 0, 0, 0], [n, h, w, 1]) as tf.Tensor4D;
+    const chunk = tf.slice(tf.tensor4d(job.activations, job.activationShape), [0, 0, 0, start], [1, h, w, n]);
+    const maps = tf.transpose(chunk, [3, 1, 2, 0]) as tf.Tensor4D;
     return tf.mul(x, minMaxNormalize(tf.image.resizeBilinear(maps, [H, W], false, true))) as tf.Tensor4D;
   }
   const masks = new Float32Array(n * H * W);
@@ -107,7 +112,7 @@ function scoredInputs(job: OcclusionJob | ScoreCamJob, x: tf.Tensor4D, start: nu
   return tf.add(tf.mul(x, tf.sub(1, m)), tf.mul(m, job.value)) as tf.Tensor4D;
 }
 
-function points(job: NoiseJob & GradientJob | PathJob & GradientJob, start: number, n: number): { points: tf.Tensor4D; weights?: tf.Tensor4D } {
+function points(job: GradientJob & (NoiseJob | PathJob), start: number, n: number): { points: tf.Tensor4D; weights?: tf.Tensor4D } {
   const [, h, w, c] = job.shape;
   const size = h * w * c;
   const x = tf.tensor4d(job.x, job.shape);
@@ -130,7 +135,7 @@ function points(job: NoiseJob & GradientJob | PathJob & GradientJob, start: numb
  */
 export function chunkSums(model: LoadedModel, job: GradientJob, start: number, n: number): tf.Tensor4D[] {
   return tf.tidy(() => {
-    if (job.kind === 'occlusion' || job.kind === 'scorecam') {
+    if (isScoreJob(job)) {
       const logits = model.logits(scoredInputs(job, tf.tensor4d(job.x, job.shape), start, n), { release: true });
       const scores = tf.reshape(tf.slice(logits, [0, job.target], [n, 1]), [n]);
       // Zeros elsewhere: adding the chunks' vectors in any order gives every score exactly.
