@@ -23,6 +23,8 @@ const builds = [
   // Gradient helper threads (src/engine/gradientPool.ts finds the bundle beside the engine's).
   { ...common, entryPoints: { 'gradient-worker': 'src/engine/gradientWorker.ts' }, platform: 'node', format: 'cjs', target: 'node20', outdir: dist, external: nodeExternals },
   { ...common, entryPoints: { 'wasm-thread-worker': 'src/engine/wasmThreadWorker.cjs' }, platform: 'node', format: 'cjs', target: 'node20', outdir: dist },
+  // Kernel threads (src/engine/kernels/kernelThreads.ts finds the bundle beside the engine's).
+  { ...common, entryPoints: { 'kernel-thread-worker': 'src/engine/kernels/kernelThreadWorker.cjs' }, platform: 'node', format: 'cjs', target: 'node20', outdir: dist },
 ];
 
 const wasmDir = 'node_modules/@tensorflow/tfjs-backend-wasm/dist';

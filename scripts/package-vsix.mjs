@@ -86,7 +86,7 @@ const allowed = [
   /^package\.json$/, /^README\.md$/, /^LICENSE(\.md|\.txt)?$/, /^CHANGELOG\.md$/,
   /^dist\/(extension|engine|webview)\.js$/, /^dist\/[\w-]+\.wasm$/, /^dist\/node_modules\//,
   // The threaded wasm backend: emscripten's script and the pthread worker entry (src/engine/wasmThreads.ts).
-  /^dist\/(tfjs-backend-wasm-threaded-simd|wasm-thread-worker|gradient-worker)\.js$/,
+  /^dist\/(tfjs-backend-wasm-threaded-simd|wasm-thread-worker|gradient-worker|kernel-thread-worker)\.js$/,
   /^media\//,
 ];
 const unexpected = files.filter((f) => !allowed.some((re) => re.test(f)));

@@ -54,10 +54,14 @@ function oursArgs(ctx: MeasureContext): string[] {
   return [...(ctx.backend ? ['--backend', ctx.backend] : []), ...(ctx.threads ? ['--threads', String(ctx.threads)] : [])];
 }
 
-/** The backend with its thread count when the CLI reports one ("wasm 2T"), and gradient helpers that took part ("+1H"). */
+/**
+ * The backend with its thread count when the CLI reports one ("wasm 2T"), and the gradient helpers ("+1H") or
+ * kernel threads ("+1K") that took part.
+ */
 const backendOf = (j: Record<string, unknown>): string => {
   const helpers = (j.helpers as { threads?: number } | undefined)?.threads;
-  return `${String(j.backend)}${typeof j.threads === 'number' ? ` ${j.threads}T` : ''}${helpers ? ` +${helpers}H` : ''}`;
+  const kernel = (j.kernelThreads as { threads?: number } | undefined)?.threads;
+  return `${String(j.backend)}${typeof j.threads === 'number' ? ` ${j.threads}T` : ''}${helpers ? ` +${helpers}H` : ''}${kernel ? ` +${kernel}K` : ''}`;
 };
 
 /** Our warm latency with `cli bench`, or for heavy methods with `heavyFirst` the attribution time of `cli explain`. */

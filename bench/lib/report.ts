@@ -201,11 +201,15 @@ export function latencyTable(rows: RowSummary[]): string {
   );
 }
 
-/** The threads a backend column names, gradient helpers included ("wasm 2T" → 2, "wasm 2T +1H" → 3, "wasm" → 1). */
+/**
+ * The threads a backend column names, gradient helpers or kernel threads included ("wasm 2T" → 2, "wasm 2T +1H"
+ * → 3, "wasm" → 1). Helpers and kernel threads never compute at once (they take the same spare cores).
+ */
 function backendThreads(backend: string): number {
   const m = /(\d+)T\b/.exec(backend);
   const h = /\+(\d+)H\b/.exec(backend);
-  return (m ? Number(m[1]) : 1) + (h ? Number(h[1]) : 0);
+  const k = /\+(\d+)K\b/.exec(backend);
+  return (m ? Number(m[1]) : 1) + Math.max(h ? Number(h[1]) : 0, k ? Number(k[1]) : 0);
 }
 
 /** Achieved GFLOP/s of each row against the machine's peaks. */

@@ -9,7 +9,8 @@ import { choosePreprocess } from '../engine/image/settings';
 import { DEFAULT_PREPROCESS } from '../engine/model';
 import { dreamOnModel, visualizeModelFilters } from '../engine/featureVis';
 import { methodOptions, numberOption, type CliArgs } from './args';
-import { backendThreads } from '../engine/backend';
+import { backendKernelThreads, backendThreads } from '../engine/backend';
+import { kernelWorkerPieces } from '../engine/kernels/kernelThreads';
 import { featureVisOptions } from './filters';
 
 /** Feature visualisations `bench` can time: one filter picture (`filters`) and one whole-layer dream (`dream`). */
@@ -32,6 +33,8 @@ export interface BenchResult {
   threads?: number;
   /** Gradient helper threads that computed chunks of the timed runs, and how many chunks per run. */
   helpers?: { threads: number; chunksPerRun: number };
+  /** Kernel threads that ran pieces of our kernels in the timed runs, and how many pieces per run. */
+  kernelThreads?: { threads: number; piecesPerRun: number };
   runs: number;
   loadMs: number;
   medianMs: number;
@@ -86,9 +89,10 @@ export async function benchMethod(engine: Engine, modelPath: string, method: Met
   };
   try {
     let helperChunks = 0;
+    const pieces = kernelPieceCounter();
     const timed = async (): Promise<{ ms: number }> => {
       const before = engine.helpers.chunksByHelpers;
-      const r = await once();
+      const r = await pieces.during(once);
       helperChunks += engine.helpers.chunksByHelpers - before;
       return r;
     };
@@ -97,10 +101,25 @@ export async function benchMethod(engine: Engine, modelPath: string, method: Met
       model: modelPath, method, backend: engine.backend, threads: backendThreads(), runs, loadMs, medianMs: median(times),
       minMs: Math.min(...times), maxMs: Math.max(...times), peakRssMb,
       ...(helperChunks > 0 ? { helpers: { threads: engine.helpers.size, chunksPerRun: helperChunks / runs } } : {}),
+      ...pieces.report(runs),
     };
   } finally {
     x.dispose();
   }
+}
+
+/** Counts the pieces kernel threads ran during timed runs, for the `kernelThreads` field of a result. */
+function kernelPieceCounter(): { during<T>(run: () => Promise<T>): Promise<T>; report(runs: number): Pick<BenchResult, 'kernelThreads'> } {
+  let pieces = 0;
+  return {
+    async during(run) {
+      const before = kernelWorkerPieces();
+      const r = await run();
+      pieces += kernelWorkerPieces() - before;
+      return r;
+    },
+    report: (runs) => (pieces > 0 ? { kernelThreads: { threads: backendKernelThreads(), piecesPerRun: pieces / runs } } : {}),
+  };
 }
 
 /**
@@ -130,10 +149,11 @@ export async function benchFeatureVis(engine: Engine, modelPath: string, method:
     return { ms, perStepMs, steps: stamps.length, layer: r.layer, size: method === 'activation-maximization' ? [r.options.height, r.options.width] : [model.height, model.width] };
   };
   const short = { ...options, steps: Math.min(options.steps ?? FEATURE_VIS_WARMUP_STEPS, FEATURE_VIS_WARMUP_STEPS) };
-  const { times, last, peakRssMb } = await timeRuns(() => once(short), () => once(options), runs, warmup);
+  const pieces = kernelPieceCounter();
+  const { times, last, peakRssMb } = await timeRuns(() => once(short), () => pieces.during(() => once(options)), runs, warmup);
   return {
     model: modelPath, method, backend: engine.backend, threads: backendThreads(), runs, loadMs, medianMs: median(times),
-    minMs: Math.min(...times), maxMs: Math.max(...times), peakRssMb,
+    minMs: Math.min(...times), maxMs: Math.max(...times), peakRssMb, ...pieces.report(runs),
     layer: last[0].layer, steps: last[0].steps, size: last[0].size, perStepMs: median(last.map((r) => r.perStepMs)),
   };
 }
@@ -156,6 +176,7 @@ export async function benchCommand(engine: Engine, args: CliArgs, modelPath: str
     return;
   }
   const fv = result.perStepMs !== undefined ? ` (${result.layer}, ${result.steps} steps at ${result.size?.join('×')}, ${result.perStepMs.toFixed(1)} ms per step)` : '';
-  const helpers = result.helpers ? ` + ${result.helpers.threads} gradient helper${result.helpers.threads === 1 ? '' : 's'} (${result.helpers.chunksPerRun.toFixed(1)} chunks per run)` : '';
+  const kernel = result.kernelThreads ? ` + ${result.kernelThreads.threads} kernel thread${result.kernelThreads.threads === 1 ? '' : 's'} (${result.kernelThreads.piecesPerRun.toFixed(0)} pieces per run)` : '';
+  const helpers = (result.helpers ? ` + ${result.helpers.threads} gradient helper${result.helpers.threads === 1 ? '' : 's'} (${result.helpers.chunksPerRun.toFixed(1)} chunks per run)` : '') + kernel;
   console.log(`${result.method} on ${result.model} (${result.backend}${result.threads ? `, ${result.threads} thread${result.threads === 1 ? '' : 's'}` : ''}${helpers})${fv}: median ${result.medianMs.toFixed(1)} ms, min ${result.minMs.toFixed(1)}, max ${result.maxMs.toFixed(1)} over ${result.runs} warm runs; load ${result.loadMs.toFixed(0)} ms; peak RSS ${result.peakRssMb.toFixed(0)} MB`);
 }

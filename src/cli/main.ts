@@ -5,7 +5,7 @@ import { BadInputError, isBadInput, oneLine } from '../shared/errors';
 import { encodeNpy } from '../shared/npy';
 import { CAM_METHODS, type BackendName, type ExplainResult, type LayerInfo, type PredictResult } from '../shared/protocol';
 import { Engine } from '../engine/engine';
-import { backendThreads, parseBackendName, parseThreads, parseWorkers, setGradientWorkers, setWasmThreads, threadsNote } from '../engine/backend';
+import { backendKernelThreads, backendThreads, parseBackendName, threadsLabel, parseThreads, parseWorkers, setGradientWorkers, setWasmThreads, threadsNote } from '../engine/backend';
 import { parseMethod } from '../engine/methods';
 import {
   colormapOption, methodOptions, numberOption, parseCommandLine, preprocessOption, reduceOption, resizeOption, targetOption, type CliArgs,
@@ -54,8 +54,8 @@ async function predict(engine: Engine, args: CliArgs): Promise<void> {
 
 /** The backend with its thread count, for text output. */
 function backendLabel(backend: BackendName): string {
-  const threads = backendThreads();
-  return threads === undefined ? backend : `${backend}, ${threads} thread${threads === 1 ? '' : 's'}`;
+  const threads = threadsLabel();
+  return threads === undefined ? backend : `${backend}, ${threads}`;
 }
 
 function jsonOf(result: PredictResult | ExplainResult, outputs?: string[]): Record<string, unknown> {
@@ -63,6 +63,7 @@ function jsonOf(result: PredictResult | ExplainResult, outputs?: string[]): Reco
   const base: Record<string, unknown> = {
     backend: result.backend,
     threads: backendThreads(),
+    kernelThreads: backendKernelThreads(),
     model: { path: m.path, format: m.format, inputShape: m.inputShape, layout: m.layout, numClasses: m.numClasses,
       scoring: m.scoring, labelSource: m.labelSource, notes: m.notes },
     preprocess: { preset: m.preprocess, source: m.preprocessSource },

@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { BackendName } from '../shared/protocol';
 import { BadInputError } from '../shared/errors';
+import { kernelThreadsNote, kernelWorkersWanted, setKernelWorkers } from './kernels/kernelThreads';
 import { registerMissingKernels } from './kernels/register';
 import { installThreadedWasm, MAX_WASM_THREADS, threadedWasmFallback } from './wasmThreads';
 
@@ -21,8 +22,12 @@ export const WORKERS_ENV = 'SALIENCY_LENS_WORKERS';
 /** The most gradient helpers: each holds a model copy, and competes with the engine's threads for cores. */
 export const MAX_GRADIENT_WORKERS = 3;
 
+/** The environment variable with the number of kernel threads beside the engine's thread ('' or 'auto': automatic). */
+export const KERNEL_WORKERS_ENV = 'SALIENCY_LENS_KERNEL_WORKERS';
+
 let threadsOption: number | undefined;
 let workersOption: number | undefined;
+let kernelWorkersOption: number | undefined;
 
 /** Parses a whole number from `min` to `max` or "auto" (undefined) from an option or the environment. */
 function parseCount(value: string | undefined, subject: string, min: number, max: number, what: string): number | undefined {
@@ -85,6 +90,24 @@ export function wantedGradientWorkers(backend: BackendName, cores = availablePar
   return workersOption ?? parseWorkers(process.env[WORKERS_ENV], WORKERS_ENV) ?? automaticWorkers(backend, cores);
 }
 
+/** Sets the kernel threads (gradient helpers set 0: they leave the other cores to the engine). */
+export function setKernelWorkersOption(workers: number | undefined): void {
+  kernelWorkersOption = workers;
+}
+
+/**
+ * Worker threads for our own wasm kernels beside the engine's thread: one when a core is left over by the wasm
+ * threads (XNNPACK's pool) and those are few enough for our Winograd kernels to run (≤ 2), else none.
+ */
+export function automaticKernelWorkers(cores: number, wasmThreads: number): number {
+  return wasmThreads < cores && wasmThreads <= 2 ? 1 : 0;
+}
+
+/** The kernel threads asked for: the option, else SALIENCY_LENS_KERNEL_WORKERS (0 or 1), else automaticKernelWorkers(). */
+export function wantedKernelWorkers(wasmThreads: number): number {
+  return kernelWorkersOption ?? parseCount(process.env[KERNEL_WORKERS_ENV], KERNEL_WORKERS_ENV, 0, 1, 'a number of kernel threads') ?? automaticKernelWorkers(availableParallelism(), wasmThreads);
+}
+
 const TF_NAMES: Record<BackendName, string> = { node: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
 
 function loadNodeBinding(): boolean {
@@ -103,7 +126,11 @@ async function tryBackend(name: BackendName): Promise<boolean> {
   if (name === 'wasm') {
     // When bundled, the .wasm binaries are copied next to the bundle; unbundled, the package finds its own.
     if (existsSync(join(__dirname, 'tfjs-backend-wasm-simd.wasm'))) setWasmPaths(__dirname + '/');
-    installThreadedWasm(wantedWasmThreads());
+    const threads = wantedWasmThreads();
+    const kernelWorkers = wantedKernelWorkers(threads);
+    // Kernel threads need the threaded build's shared memory even when XNNPACK runs on one thread.
+    installThreadedWasm(threads, kernelWorkers > 0);
+    setKernelWorkers(kernelWorkers);
   }
   try {
     const ok = await tf.setBackend(TF_NAMES[name]);
@@ -156,6 +183,20 @@ export function backendThreads(): number | undefined {
   return b === 'cpu' ? 1 : undefined;
 }
 
+/** Worker threads our wasm kernels split across beside the engine's thread (0: off, unavailable, or not wasm). */
+export function backendKernelThreads(): number {
+  return currentBackend() === 'wasm' && !threadedWasmFallback() ? kernelWorkersWanted() : 0;
+}
+
+/** "2 threads" or "1 thread + 1 kernel thread" for logs and text output; undefined for native TensorFlow. */
+export function threadsLabel(): string | undefined {
+  const threads = backendThreads();
+  if (threads === undefined) return undefined;
+  const kernel = backendKernelThreads();
+  const plural = (k: number, what: string): string => `${k} ${what}${k === 1 ? '' : 's'}`;
+  return plural(threads, 'thread') + (kernel ? ` + ${plural(kernel, 'kernel thread')}` : '');
+}
+
 /** Why the wasm backend runs single-threaded although more threads were asked for (for --debug), if it does. */
 export function threadsNote(): string | undefined {
   if (currentBackend() !== 'wasm') return undefined;
@@ -163,5 +204,6 @@ export function threadsNote(): string | undefined {
   if (reason) return `threaded wasm backend unavailable (${reason}); using 1 thread`;
   const wanted = wantedWasmThreads();
   const got = getThreadsCount();
-  return got < wanted ? `asked for ${wanted} wasm threads, got ${got}` : undefined;
+  const kernel = kernelThreadsNote();
+  return got < wanted ? `asked for ${wanted} wasm threads, got ${got}` : kernel;
 }

@@ -5,10 +5,11 @@ import { resolve } from 'node:path';
 import { BadInputError, CancelledError } from '../shared/errors';
 import type {
   BackendName, ExplainParams, ExplainResult, LayerInfo, ModelOptions, Prediction, PredictResult, PreprocessName,
-  ResizeMode, RgbaImage,
+  ResizeMode,
 } from '../shared/protocol';
 import { backendThreads, initBackend } from './backend';
 import { GradientPool } from './gradientPool';
+import { setKernelThreadsGate } from './kernels/kernelThreads';
 import { decodeImage, type RgbImage } from './image/decode';
 import { fitImage } from './image/fit';
 import { preprocessImage } from './image/preprocess';
@@ -90,6 +91,8 @@ export class Engine {
   private constructor(readonly backend: BackendName, options: EngineOptions) {
     this.forward = new ForwardCache(options.forwardCache);
     this.helpers = new GradientPool({ backend, engineThreads: backendThreads() ?? 1, size: options.workers, log: options.log });
+    // Gradient helpers take the cores kernel threads would spin on: two busy threads per core stall both.
+    setKernelThreadsGate(() => !this.helpers.computing);
   }
 
   /** Starts TF.js on the preferred backend. */

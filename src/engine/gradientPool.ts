@@ -82,6 +82,11 @@ export class GradientPool implements GradientHelpers {
     this.size = options.size ?? wantedGradientWorkers(options.backend);
   }
 
+  /** Whether a helper is loading a model or computing (the other cores are taken). */
+  get computing(): boolean {
+    return this.busy > 0;
+  }
+
   /** Helpers that would take part in jobs on this model whose passes take `msPerPass` on the engine's thread. */
   helpersFor(model: LoadedModel, msPerPass: number): number {
     if (this.size === 0 || this.startFailures >= MAX_START_FAILURES) return 0;

@@ -7,7 +7,7 @@ import { readlinkSync, statSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { oneLine } from '../shared/errors';
-import { initBackend, setWasmThreads } from './backend';
+import { initBackend, setKernelWorkersOption, setWasmThreads } from './backend';
 import type { EngineToHelper, GradientWorkerData, HelperMessage, JobMessage, LoadMessage } from './gradientWorkerProtocol';
 import { setWinogradDecisionThreads } from './kernels/winograd';
 import { chunkSums } from './methods/gradientJob';
@@ -71,6 +71,7 @@ function lowerPriority(): void {
 async function start(): Promise<void> {
   lowerPriority();
   setWasmThreads(1);
+  setKernelWorkersOption(0);
   await initBackend(data.backend);
   setWinogradDecisionThreads(data.engineThreads);
   port.on('message', (message: EngineToHelper) => {

@@ -6,7 +6,7 @@ import { CancelledError, isBadInput, oneLine } from '../shared/errors';
 import type { BackendName, EngineMessage, EngineRequest, FeatureVisRequest } from '../shared/protocol';
 import { Engine } from './engine';
 import { dream, visualizeFilters, type FeatureVisControl } from './featureVis';
-import { backendThreads, parseBackendName, threadsNote } from './backend';
+import { parseBackendName, threadsLabel, threadsNote } from './backend';
 
 function send(message: EngineMessage): void {
   process.send?.(message);
@@ -105,10 +105,10 @@ async function main(): Promise<void> {
   });
   process.on('disconnect', () => process.exit(0));
   send({ type: 'ready', backend: engine.backend, pid: process.pid });
-  const threads = backendThreads();
+  const threads = threadsLabel();
   const note = threadsNote();
   const helpers = engine.helpers.size ? `, ${engine.helpers.size} gradient helper${engine.helpers.size === 1 ? '' : 's'}` : '';
-  if (threads !== undefined) send({ type: 'log', message: `${engine.backend} backend on ${threads} thread${threads === 1 ? '' : 's'}${helpers}${note ? ` (${note})` : ''}` });
+  if (threads !== undefined) send({ type: 'log', message: `${engine.backend} backend on ${threads}${helpers}${note ? ` (${note})` : ''}` });
 }
 
 void main();

@@ -69,7 +69,8 @@ async function createModule(threads: number): Promise<EmscriptenModule> {
   if (!(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'))) throw new Error('WebAssembly SIMD is not supported');
   const files = threadedFiles();
   for (const f of Object.values(files)) if (!existsSync(f)) throw new Error(`${f} is missing`);
-  const factory = loadFactory(files.main, threads - 1);
+  // emscripten never finishes starting with an empty pool; a worker XNNPACK does not take is terminated below.
+  const factory = loadFactory(files.main, Math.max(1, threads - 1));
   const binary = readFileSync(files.wasm);
   const config: { PThread?: EmscriptenModule['PThread'] } & Record<string, unknown> = {};
   let workers: WorkerWithHandler[] = [];
@@ -144,11 +145,12 @@ let installed = false;
 let fallbackReason: string | undefined;
 
 /**
- * Makes the 'wasm' backend start the threaded build with `threads` threads, falling back to the package's
+ * Makes the 'wasm' backend start the threaded build with `threads` threads (also for one thread when
+ * `sharedMemory` is asked for, which kernel threads need), falling back to the package's
  * single-threaded loader if that fails (see threadedWasmFallback). Call before the wasm backend starts.
  */
-export function installThreadedWasm(threads: number): void {
-  if (installed || threads <= 1) return;
+export function installThreadedWasm(threads: number, sharedMemory = false): void {
+  if (installed || (threads <= 1 && !sharedMemory)) return;
   const registry = (tf.engine() as unknown as { registry: Record<string, unknown> }).registry;
   if (registry.wasm) return; // already running single-threaded: replacing it would dispose live tensors
   const singleThreaded = tf.findBackendFactory('wasm');

@@ -8,13 +8,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import { defineJsKernel, jsKernelsAvailable, runJsKernel } from './js_kernel';
 import { convGeometry, type ConvPad } from './conv_plan';
 import { subKernel } from './kernel_cache';
-import { wasmKernelsFor } from './wasm_kernels';
+import { kernelModuleOf, wasmKernelsFor, wasmKernelsReady } from './wasm_kernels';
+import { matMulBias } from './matmul_bias';
+import { kernelThreadsFor, runPieces, splitRange } from './kernelThreads';
 
 const COL2IM = 'SaliencyLensCol2Im';
-const IM2COL = 'SaliencyLensIm2Col';
+/** cols [n·oh·ow, kh·kw·c] from x [n, h, w, c] (attrs: the Windows fields). */
+export const IM2COL = 'SaliencyLensIm2Col';
 
 /** Window geometry shared by col2im and im2col: x is [n,h,w,c], cols are [n*oh*ow, kh*kw*c]. */
-interface Windows {
+export interface Windows {
   n: number; h: number; w: number; c: number;
   kh: number; kw: number; sh: number; sw: number; dh: number; dw: number;
   pt: number; pl: number; oh: number; ow: number;
@@ -78,7 +81,21 @@ defineJsKernel({
   name: IM2COL,
   inputNames: ['x'],
   outShapes: (_s, a) => [[win(a).n * win(a).oh * win(a).ow, win(a).kh * win(a).kw * win(a).c]],
-  body: ([x], _s, [cols], a) => walk(win(a), cols, x, true),
+  writesAllOutputs: true,
+  body: ([x], _s, [cols], a) => {
+    const g = win(a);
+    const simd = g.dw === 1 ? wasmKernelsFor(x, cols) : null;
+    if (!simd) {
+      cols.fill(0);
+      walk(g, cols, x, true);
+      return;
+    }
+    const kernels = kernelModuleOf(simd);
+    const pieces = splitRange(g.oh, cols.length, kernelThreadsFor(kernels)).map(([lo, hi]) => [
+      x.byteOffset, cols.byteOffset, g.n, g.h, g.w, g.c, g.kh, g.kw, g.sh, g.sw, g.dh, g.pt, g.pl, g.oh, g.ow, lo, hi,
+    ]);
+    runPieces(kernels, 'im2col', pieces);
+  },
 });
 
 tf.registerGradient({ kernelName: COL2IM, gradFunc: (dy, _s, a) => ({ cols: () => runJsKernel(IM2COL, [dy as tf.Tensor], a) }) });
@@ -102,10 +119,27 @@ export function gemmBackpropInput(
     n, h, w, c, kh, kw, sh: strides[0], sw: strides[1], dh: dilations[0], dw: dilations[1],
     pt: geo.pad[0], pl: geo.pad[2], oh: dy.shape[1], ow: dy.shape[2],
   };
+  if (wasmKernelsReady() && co % 4 === 0) return tf.tidy(() => wasmGemmBackprop(dy, kernel, windows));
   // [kh*kw*c, co] transposed once per weight: wasm's transposed-operand matmul is ~10× slower.
   const wt = subKernel(kernel, 'gemm', () => tf.tidy(() => tf.reshape(tf.transpose(tf.reshape(kernel, [kh * kw * c, co])), [1, 1, co, kh * kw * c]) as tf.Tensor4D));
   return tf.tidy(() => {
     const cols = tf.matMul(tf.reshape(dy, [n * windows.oh * windows.ow, co]) as tf.Tensor2D, tf.reshape(wt, [co, kh * kw * c]) as tf.Tensor2D);
     return runJsKernel(COL2IM, [cols], windows as unknown as tf.NamedAttrMap) as tf.Tensor4D;
   });
+}
+
+/**
+ * The same on our wasm GEMM, which splits across the kernel threads (XNNPACK's matMul runs on one). Its
+ * columns come in fours, so the channels are padded to a multiple of 4 (zero weights) and cropped after col2im.
+ */
+function wasmGemmBackprop(dy: tf.Tensor4D, kernel: tf.Tensor4D, windows: Windows): tf.Tensor4D {
+  const [kh, kw, c, co] = kernel.shape;
+  const c4 = Math.ceil(c / 4) * 4;
+  const wt = subKernel(kernel, 'gemm4', () => tf.tidy(() => {
+    const padded = c4 === c ? kernel : tf.pad(kernel, [[0, 0], [0, 0], [0, c4 - c], [0, 0]]);
+    return tf.reshape(tf.transpose(tf.reshape(padded, [kh * kw * c4, co])), [1, 1, co, kh * kw * c4]) as tf.Tensor4D;
+  }));
+  const cols = matMulBias(tf.reshape(dy, [windows.n * windows.oh * windows.ow, co]), tf.reshape(wt, [co, kh * kw * c4]));
+  const dx = runJsKernel(COL2IM, [cols], { ...windows, c: c4 } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  return c4 === c ? dx : tf.slice(dx, [0, 0, 0, 0], [-1, -1, -1, c]);
 }

@@ -11,6 +11,7 @@ import { subKernel } from './kernel_cache';
 import { fastGradientsEnabled, jsKernelsAvailable } from './js_kernel';
 import { gemmBackpropInput, gemmBackpropSuits } from './col2im';
 import { winogradConv2d, winogradSuits } from './winograd';
+import { gemmConv2d, gemmConvSuits } from './gemm_conv';
 
 /** Explicit or keyword padding as tfjs conv ops take it. */
 export type ConvPadding = ConvPad;
@@ -106,6 +107,7 @@ function inputOnlyGradient(
   }
   const forward = (xs: tf.Tensor4D, k: tf.Tensor4D): tf.Tensor4D => {
     if (!depthwise && winogradSuits(xs.shape, k.shape, strides, dilations)) return winogradConv2d(xs, k, pad, bias);
+    if (!depthwise && gemmConvSuits(xs.shape, k.shape, strides, dilations, pad)) return gemmConv2d(xs, k, strides, pad, dilations, bias);
     if (!bias) return (depthwise ? tf.depthwiseConv2d : tf.conv2d)(xs, k, strides, pad, 'NHWC', dilations);
     // Explicit padding works at run time (computeConv2DInfo), though the fused ops' types leave it out.
     const args = { x: xs, filter: k, strides, pad: pad as 'same', dataFormat: 'NHWC' as const, dilations, bias };

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { assemble, FnBuilder, SIMD } from './wasm_asm';
 import { WINOGRAD_F2, WINOGRAD_F4, winogradInput, winogradOutput } from './wasm_winograd';
 import { gemmBatched } from './wasm_gemm';
+import type { KernelModule } from './kernelThreads';
 
 type Kernel = (...args: number[]) => void;
 
@@ -20,15 +21,17 @@ export interface WasmKernels {
   anyNaN: (ptr: number, count: number) => number;
   /** src, dst, n, q, p, c, sh, sw, rh, rw, outH, outW, qLim, pLim: one stride phase into the interleaved tensor. */
   interleavePhase: Kernel;
-  /** x, n, h, w, c, pt, pl, tilesH, tilesW, v: Winograd F(4×4, 3×3) input tiles (see wasm_winograd.ts). */
+  /** x, n, h, w, c, pt, pl, tilesH, tilesW, v, tyLo, tyHi: Winograd F(4×4, 3×3) input tiles (see wasm_winograd.ts). */
   winogradInput4: Kernel;
-  /** m, y, bias, n, ho, wo, co, tilesH, tilesW: Winograd F(4×4, 3×3) output tiles plus bias. */
+  /** m, y, bias, n, ho, wo, co, tilesH, tilesW, tyLo, tyHi: Winograd F(4×4, 3×3) output tiles plus bias. */
   winogradOutput4: Kernel;
   /** The same for F(2×2, 3×3). */
   winogradInput2: Kernel;
   winogradOutput2: Kernel;
-  /** a, b, c, batch, rows, inner, cols: c[k] = a[k] · b[k] (see wasm_gemm.ts). */
+  /** a, b, c, batch, rows, inner, cols, bias: c[k] = a[k] · b[k] + bias (see wasm_gemm.ts). */
   gemmBatched: Kernel;
+  /** px, cols, n, h, w, c, kh, kw, sh, sw, dh, pt, pl, oh, ow, yLo, yHi: the windows of output rows [yLo, yHi) as cols rows. */
+  im2col: Kernel;
 }
 
 /**
@@ -110,6 +113,51 @@ function col2im(): FnBuilder {
   return f;
 }
 
+/**
+ * The inverse walk of col2im: cols[window row] = the window's taps × channels (zeros where a tap lies in the
+ * padding), for output rows yLo ≤ y < yHi of every image (width dilation 1).
+ */
+function im2col(): FnBuilder {
+  const f = new FnBuilder('im2col', 17);
+  const [px, cols, n, h, w, c, kh, kw, sh, sw, dh, pt, pl, oh, ow, yLo, yHi] = Array.from({ length: 17 }, (_, i) => i);
+  const [b, y, i, ih, xx, iw0, jLo, jHi, pp, cp, k, rowLen, runLen] = Array.from({ length: 13 }, () => f.i32());
+  const zeros = (from: () => void, to: () => void): void => {
+    f.loop(k, from, to, () => f.get(cp).get(k).const(2).shl().add().f32Const(0).f32Store());
+  };
+  f.get(kh).get(kw).mul().get(c).mul().set(rowLen);
+  f.get(kw).get(c).mul().set(runLen);
+  f.loop(b, () => f.const(0), () => f.get(n), () => {
+    f.loop(y, () => f.get(yLo), () => f.get(yHi), () => {
+      f.loop(i, () => f.const(0), () => f.get(kh), () => {
+        f.get(y).get(sh).mul().get(pt).sub().get(i).get(dh).mul().add().set(ih);
+        f.loop(xx, () => f.const(0), () => f.get(ow), () => {
+          f.get(b).get(oh).mul().get(y).add().get(ow).mul().get(xx).add().get(rowLen).mul();
+          f.get(i).get(runLen).mul().add().const(2).shl().get(cols).add().set(cp);
+          f.get(xx).get(sw).mul().get(pl).sub().set(iw0);
+          // Taps jLo ≤ j < jHi of this kernel row are inside the image (none when the row is outside it).
+          f.const(0).get(iw0).sub().const(0).max().set(jLo);
+          f.get(kw).get(w).get(iw0).sub().min().get(jLo).max().set(jHi);
+          f.get(ih).const(0).geS().get(ih).get(h).ltS().and().ifElse(() => {
+            zeros(() => f.const(0), () => f.get(jLo).get(c).mul());
+            f.get(b).get(h).mul().get(ih).add().get(w).mul().get(iw0).add().get(c).mul().const(2).shl().get(px).add().set(pp);
+            // k runs over float offsets in the window row; the pixel run starts at jLo·c.
+            f.loop(k, () => f.get(jLo).get(c).mul(), () => f.get(jHi).get(c).mul().const(3).sub(), () => {
+              f.get(cp).get(k).const(2).shl().add();
+              f.get(pp).get(k).const(2).shl().add().simd(SIMD.load).simd(SIMD.store);
+            }, 4);
+            f.loop(k, () => f.get(k), () => f.get(jHi).get(c).mul(), () => {
+              f.get(cp).get(k).const(2).shl().add();
+              f.get(pp).get(k).const(2).shl().add().f32Load().f32Store();
+            });
+            zeros(() => f.get(jHi).get(c).mul(), () => f.get(runLen));
+          }, () => zeros(() => f.const(0), () => f.get(runLen)));
+        });
+      });
+    });
+  });
+  return f;
+}
+
 /** Copies phase (rh, rw) [n, q, p, c] to pixels (i·sh + rh, j·sw + rw) of [n, outH, outW, c], i < qLim, j < pLim. */
 function interleavePhase(): FnBuilder {
   const f = new FnBuilder('interleavePhase', 14);
@@ -161,6 +209,7 @@ const webAssembly = (globalThis as unknown as {
 }).WebAssembly;
 
 const instances = new WeakMap<WasmMemory, WasmKernels | null>();
+const modules = new WeakMap<WasmKernels, KernelModule>();
 
 interface EmscriptenModule {
   wasmMemory?: WasmMemory;
@@ -201,18 +250,24 @@ export function wasmKernelsFor(...arrays: Float32Array[]): WasmKernels | null {
   return kernelsFor(memory);
 }
 
+/** The compiled module behind `kernels`, for kernel threads to instantiate on the same memory. */
+export function kernelModuleOf(kernels: WasmKernels): KernelModule {
+  return modules.get(kernels)!;
+}
+
 function kernelsFor(memory: WasmMemory): WasmKernels | null {
   let kernels = instances.get(memory);
   if (kernels === undefined) {
     try {
       const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
       // Synchronous compilation: the module is a few hundred bytes.
-      const module = new webAssembly.Module(assemble([maxPoolScatter(), col2im(), anyNaN(), interleavePhase(), ...[WINOGRAD_F4, WINOGRAD_F2].flatMap((v) => [winogradInput(v), winogradOutput(v)]), gemmBatched()], shared));
+      const module = new webAssembly.Module(assemble([maxPoolScatter(), col2im(), anyNaN(), interleavePhase(), ...[WINOGRAD_F4, WINOGRAD_F2].flatMap((v) => [winogradInput(v), winogradOutput(v)]), gemmBatched(), im2col()], shared));
       const raw = new webAssembly.Instance(module, { env: { memory } }).exports as Record<string, Kernel>;
       kernels = Object.fromEntries(Object.entries(raw).map(([name, fn]) => [name, (...args: number[]) => {
         calls.set(name, (calls.get(name) ?? 0) + 1);
         return fn(...args);
       }])) as unknown as WasmKernels;
+      modules.set(kernels, { memory, module, names: Object.keys(raw), run: kernels as unknown as KernelModule['run'] });
     } catch {
       kernels = null;
     }

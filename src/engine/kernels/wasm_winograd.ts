@@ -138,14 +138,15 @@ function columnPass(f: FnBuilder, left: number[][], alpha: number, column: numbe
 }
 
 /**
- * winogradInput{m}(x, n, h, w, c, pt, pl, tilesH, tilesW, v): x is the input [n, h, w, c] (c a multiple
- * of 4), zero-padded by pt rows on top and pl columns on the left, and by whatever the tiles need on the
- * other sides; v [α², n·tilesH·tilesW, c] receives in v[k] element k (row-major in the α×α tile) of
- * Bᵀ d B for every tile. Interior tiles load directly; tiles at the border test each row and column.
+ * winogradInput{m}(x, n, h, w, c, pt, pl, tilesH, tilesW, v, tyLo, tyHi): x is the input [n, h, w, c] (c a
+ * multiple of 4), zero-padded by pt rows on top and pl columns on the left, and by whatever the tiles need on
+ * the other sides; v [α², n·tilesH·tilesW, c] receives in v[k] element k (row-major in the α×α tile) of
+ * Bᵀ d B for the tiles in rows tyLo ≤ ty < tyHi (kernel threads split the rows). Interior tiles load
+ * directly; tiles at the border test each row and column.
  */
 export function winogradInput({ m, alpha: A, bt }: WinogradVariant): FnBuilder {
-  const f = new FnBuilder(`winogradInput${m}`, 10);
-  const [x, n, h, w, c, pt, pl, tilesH, tilesW, vBase] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const f = new FnBuilder(`winogradInput${m}`, 12);
+  const [x, n, h, w, c, pt, pl, tilesH, tilesW, vBase, tyLo, tyHi] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
   const v = planes(f, vBase, A * A, () => f.get(n).get(tilesH).mul().get(tilesW).mul().get(c).mul());
   const [b, ty, tx, cc, y0, x0, interior, tileBase, outBase, xb, ob] = Array.from({ length: 11 }, () => f.i32());
   const rowOk = Array.from({ length: A }, () => f.i32());
@@ -179,7 +180,7 @@ export function winogradInput({ m, alpha: A, bt }: WinogradVariant): FnBuilder {
     }, 4);
   };
   f.loop(b, () => f.const(0), () => f.get(n), () => {
-    f.loop(ty, () => f.const(0), () => f.get(tilesH), () => {
+    f.loop(ty, () => f.get(tyLo), () => f.get(tyHi), () => {
       f.get(ty).const(m).mul().get(pt).sub().set(y0);
       for (let k = 0; k < A; k++) f.get(y0).const(k).add().const(0).geS().get(y0).const(k).add().get(h).ltS().and().set(rowOk[k]);
       f.loop(tx, () => f.const(0), () => f.get(tilesW), () => {
@@ -203,13 +204,13 @@ export function winogradInput({ m, alpha: A, bt }: WinogradVariant): FnBuilder {
 }
 
 /**
- * winogradOutput{m}(m, y, bias, n, ho, wo, co, tilesH, tilesW): m [α², n·tilesH·tilesW, co] are the α²
- * GEMM products; y [n, ho, wo, co] receives Aᵀ m A + bias, cropped where a tile passes the edge
- * (co a multiple of 4, bias [co]).
+ * winogradOutput{m}(m, y, bias, n, ho, wo, co, tilesH, tilesW, tyLo, tyHi): m [α², n·tilesH·tilesW, co]
+ * are the α² GEMM products; y [n, ho, wo, co] receives Aᵀ m A + bias for the tiles in rows tyLo ≤ ty < tyHi,
+ * cropped where a tile passes the edge (co a multiple of 4, bias [co]).
  */
 export function winogradOutput({ m: M, alpha: A, at }: WinogradVariant): FnBuilder {
-  const f = new FnBuilder(`winogradOutput${M}`, 9);
-  const [mBase0, y, bias, n, ho, wo, co, tilesH, tilesW] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const f = new FnBuilder(`winogradOutput${M}`, 11);
+  const [mBase0, y, bias, n, ho, wo, co, tilesH, tilesW, tyLo, tyHi] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
   const m = planes(f, mBase0, A * A, () => f.get(n).get(tilesH).mul().get(tilesW).mul().get(co).mul());
   const [b, ty, tx, cc, rLim, sLim, mBase, yBase, mb, yb] = Array.from({ length: 10 }, () => f.i32());
   const col = Array.from({ length: A }, () => f.v128());
@@ -218,7 +219,7 @@ export function winogradOutput({ m: M, alpha: A, at }: WinogradVariant): FnBuild
   const consts = constants(f, at);
   const off = tileOffsets(f, wo, co, M);
   f.loop(b, () => f.const(0), () => f.get(n), () => {
-    f.loop(ty, () => f.const(0), () => f.get(tilesH), () => {
+    f.loop(ty, () => f.get(tyLo), () => f.get(tyHi), () => {
       f.get(ho).get(ty).const(M).mul().sub().const(M).min().set(rLim);
       f.loop(tx, () => f.const(0), () => f.get(tilesW), () => {
         f.get(wo).get(tx).const(M).mul().sub().const(M).min().set(sLim);

@@ -21,10 +21,10 @@ const MAX_F4_CHANNEL_PAIRS = 256 * 256;
 /** Below this many multiply-adds the direct conv is faster than three kernel launches. */
 const MIN_MACS = 4e6;
 /**
- * Our transforms and GEMM run on one thread while XNNPACK's direct conv uses the whole pool: measured a
- * clear win on one and two threads (ResNet-18 vanilla 283 → 110 ms and 144 → 97 ms), it would at best
- * tie with three or more, so those keep the direct conv. (A worker pool for our kernels on the shared
- * memory measured 5 % faster for SmoothGrad and 10–50 % slower for single maps on 2 vCPUs: not kept.)
+ * XNNPACK's direct conv uses the whole wasm pool, our transforms and GEMM the engine's thread plus its kernel
+ * threads (kernelThreads.ts): Winograd measured a clear win on one and two wasm threads (ResNet-18 vanilla
+ * 283 → 110 ms and 144 → 97 ms, before kernel threads) and would at best tie from three up, so those keep
+ * the direct conv.
  */
 const MAX_THREADS = 2;
 

@@ -4,7 +4,9 @@
  */
 import { defineJsKernel } from './js_kernel';
 import { WINOGRAD_F2, WINOGRAD_F4, type WinogradVariant } from './wasm_winograd';
-import { wasmKernelsFor } from './wasm_kernels';
+import { kernelModuleOf, wasmKernelsFor } from './wasm_kernels';
+import { gemmPieces } from './wasm_gemm';
+import { kernelThreadsFor, runPieces, splitRange } from './kernelThreads';
 
 /** Kernel names. */
 export const WINOGRAD_INPUT = 'SaliencyLensWinogradInput';
@@ -38,7 +40,10 @@ defineJsKernel({
     const [m, tilesH, tilesW, pt, pl] = [a.m, a.tilesH, a.tilesW, a.pt, a.pl] as number[];
     const simd = wasmKernelsFor(x, v);
     if (simd) {
-      (m === 2 ? simd.winogradInput2 : simd.winogradInput4)(x.byteOffset, n, h, w, c, pt, pl, tilesH, tilesW, v.byteOffset);
+      const kernels = kernelModuleOf(simd);
+      const pieces = splitRange(tilesH, n * tilesH * tilesW * c * 36, kernelThreadsFor(kernels))
+        .map(([lo, hi]) => [x.byteOffset, n, h, w, c, pt, pl, tilesH, tilesW, v.byteOffset, lo, hi]);
+      runPieces(kernels, `winogradInput${m}`, pieces);
       return;
     }
     const { alpha: A, bt } = winogradVariant(m);
@@ -67,7 +72,10 @@ defineJsKernel({
     const [positions, tiles, co] = shapes[0];
     const simd = wasmKernelsFor(y, bias, mIn);
     if (simd) {
-      (m === 2 ? simd.winogradOutput2 : simd.winogradOutput4)(mIn.byteOffset, y.byteOffset, bias.byteOffset, n, ho, wo, co, tilesH, tilesW);
+      const kernels = kernelModuleOf(simd);
+      const pieces = splitRange(tilesH, positions * tiles * co * 4, kernelThreadsFor(kernels))
+        .map(([lo, hi]) => [mIn.byteOffset, y.byteOffset, bias.byteOffset, n, ho, wo, co, tilesH, tilesW, lo, hi]);
+      runPieces(kernels, `winogradOutput${m}`, pieces);
       return;
     }
     const { alpha: A, at } = winogradVariant(m);
@@ -96,7 +104,10 @@ defineJsKernel({
   body: ([a, b], [[batch, rows, inner], [, , cols]], [c]) => {
     const simd = wasmKernelsFor(a, b, c);
     if (simd) {
-      simd.gemmBatched(a.byteOffset, b.byteOffset, c.byteOffset, batch, rows, inner, cols);
+      const kernels = kernelModuleOf(simd);
+      const threads = kernelThreadsFor(kernels);
+      const pieces = gemmPieces(a.byteOffset, b.byteOffset, c.byteOffset, batch, rows, inner, cols, 0, (count) => splitRange(count, batch * rows * inner * cols, threads));
+      runPieces(kernels, 'gemmBatched', pieces);
       return;
     }
     for (let k = 0; k < batch; k++) {
