@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, setKernelWorkersOption, threadsLabel } from '../../src/engine/backend';
+import { initBackend, setKernelWorkersOption, setWasmThreads, threadsLabel } from '../../src/engine/backend';
 import { IM2COL, type Windows } from '../../src/engine/kernels/col2im';
 import { conv2dInputGradFriendly } from '../../src/engine/kernels/convolution';
 import { gemmConv2d, gemmConvSuits } from '../../src/engine/kernels/gemm_conv';
@@ -88,6 +88,8 @@ describe('gemmPieces', () => {
 
 describe('kernel threads on the threaded wasm build', { skip: threadsAvailable ? false : 'no SharedArrayBuffer: no kernel threads' }, () => {
   before(async () => {
+    // One XNNPACK thread and one kernel thread, as on the 2-core machines the automatic choice is made for.
+    setWasmThreads(1);
     setKernelWorkersOption(1);
     await initBackend('wasm');
     await workerReady();

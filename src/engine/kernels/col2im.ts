@@ -10,6 +10,7 @@ import { convGeometry, type ConvPad } from './conv_plan';
 import { subKernel } from './kernel_cache';
 import { kernelModuleOf, wasmKernelsFor, wasmKernelsReady } from './wasm_kernels';
 import { matMulBias } from './matmul_bias';
+import { decisionThreads } from './winograd';
 import { kernelThreadsFor, runPieces, splitRange } from './kernelThreads';
 
 const COL2IM = 'SaliencyLensCol2Im';
@@ -119,7 +120,7 @@ export function gemmBackpropInput(
     n, h, w, c, kh, kw, sh: strides[0], sw: strides[1], dh: dilations[0], dw: dilations[1],
     pt: geo.pad[0], pl: geo.pad[2], oh: dy.shape[1], ow: dy.shape[2],
   };
-  if (wasmKernelsReady() && co % 4 === 0) return tf.tidy(() => wasmGemmBackprop(dy, kernel, windows));
+  if (wasmKernelsReady() && decisionThreads() === 1 && co % 4 === 0) return tf.tidy(() => wasmGemmBackprop(dy, kernel, windows));
   // [kh*kw*c, co] transposed once per weight: wasm's transposed-operand matmul is ~10× slower.
   const wt = subKernel(kernel, 'gemm', () => tf.tidy(() => tf.reshape(tf.transpose(tf.reshape(kernel, [kh * kw * c, co])), [1, 1, co, kh * kw * c]) as tf.Tensor4D));
   return tf.tidy(() => {

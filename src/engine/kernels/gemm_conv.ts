@@ -9,21 +9,23 @@ import { IM2COL, type Windows } from './col2im';
 import { runJsKernel } from './js_kernel';
 import { matMulBias } from './matmul_bias';
 import { wasmKernelsReady } from './wasm_kernels';
+import { decisionThreads } from './winograd';
 
 /** Below this many multiply-adds XNNPACK's conv is as fast and skips the im2col copy. */
 const MIN_MACS = 2e6;
 
 /**
  * Whether a (non-depthwise) conv of x [n, h, w, ci] with kernel [kh, kw, ci, co] runs as im2col + GEMM: the
- * wasm kernels are there, output channels fill SIMD vectors, no width dilation, and enough work. The choice
- * does not depend on the kernel threads, so a gradient helper (which has none) computes the same bits.
+ * wasm kernels are there, XNNPACK runs on one thread (a wider pool splits its own conv), output channels fill
+ * SIMD vectors, no width dilation, and enough work. The choice does not depend on the kernel threads, so a
+ * gradient helper (which has none, and decides with the engine's wasm thread count) computes the same bits.
  */
 export function gemmConvSuits(xShape: number[], kernelShape: number[], strides: [number, number], dilations: [number, number], pad: ConvPad): boolean {
   const [kh, kw, ci, co] = kernelShape;
   if (co % 4 !== 0 || dilations[1] !== 1) return false;
   const geo = convGeometry(xShape[1], xShape[2], kh, kw, strides, dilations, pad);
   if (xShape[0] * geo.outH * geo.outW * kh * kw * ci * co < MIN_MACS) return false;
-  return wasmKernelsReady();
+  return wasmKernelsReady() && decisionThreads() === 1;
 }
 
 /** conv2d(x, kernel, strides, pad, dilations) + bias as im2col and one GEMM (see gemmConvSuits). */

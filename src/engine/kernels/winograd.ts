@@ -33,14 +33,19 @@ export function winogradTile(kernelShape: number[]): 2 | 4 {
   return kernelShape[2] * kernelShape[3] > MAX_F4_CHANNEL_PAIRS ? 2 : 4;
 }
 
-let decisionThreads: number | undefined;
+let decisionThreadsOverride: number | undefined;
 
 /**
  * Makes Winograd decisions as if the backend ran `threads` threads (undefined: its own count). A gradient
  * helper decides like the engine it helps, so both compute bit-identical sums for the same samples.
  */
 export function setWinogradDecisionThreads(threads: number | undefined): void {
-  decisionThreads = threads;
+  decisionThreadsOverride = threads;
+}
+
+/** The wasm thread count kernel choices follow: the engine's, also inside a gradient helper (see above). */
+export function decisionThreads(): number {
+  return decisionThreadsOverride ?? getThreadsCount();
 }
 
 /**
@@ -52,7 +57,7 @@ export function winogradSuits(xShape: number[], kernelShape: number[], strides: 
   if (kh !== 3 || kw !== 3 || strides[0] !== 1 || strides[1] !== 1 || dilations[0] !== 1 || dilations[1] !== 1) return false;
   if (ci % 4 !== 0 || co % 4 !== 0 || ci < 16 || co < 16 || xShape[1] < 4 || xShape[2] < 4) return false;
   if (xShape[0] * xShape[1] * xShape[2] * ci * co * 9 < MIN_MACS) return false;
-  return wasmKernelsReady() && (decisionThreads ?? getThreadsCount()) <= MAX_THREADS;
+  return wasmKernelsReady() && decisionThreads() <= MAX_THREADS;
 }
 
 /**
