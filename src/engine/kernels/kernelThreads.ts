@@ -98,7 +98,7 @@ export function runPieces(kernels: KernelModule, name: string, pieces: number[][
 }
 
 /** Below this many multiply-adds (or comparable flops) a kernel runs as one piece: splitting costs more than it saves. */
-const MIN_SPLIT_MACS = 4e6;
+const MIN_SPLIT_MACS = 1e6;
 
 /** [lo, hi) ranges splitting `count` items for the active kernel threads (one range when they are off). */
 export function splitRange(count: number, macs: number, threads: number): [number, number][] {
