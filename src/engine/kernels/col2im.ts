@@ -17,11 +17,15 @@ const COL2IM = 'SaliencyLensCol2Im';
 /** cols [n·oh·ow, kh·kw·c] from x [n, h, w, c] (attrs: the Windows fields). */
 export const IM2COL = 'SaliencyLensIm2Col';
 
-/** Window geometry shared by col2im and im2col: x is [n,h,w,c], cols are [n*oh*ow, kh*kw*c]. */
+/**
+ * Window geometry shared by col2im and im2col: x is [n,h,w,c], cols are [n*oh*ow, kh*kw*c], or rows of
+ * colStride floats whose first kh*kw*c are used (col2im only).
+ */
 export interface Windows {
   n: number; h: number; w: number; c: number;
   kh: number; kw: number; sh: number; sw: number; dh: number; dw: number;
   pt: number; pl: number; oh: number; ow: number;
+  colStride?: number;
 }
 
 /**
@@ -31,7 +35,7 @@ export interface Windows {
  */
 function walk(g: Windows, cols: Float32Array, px: Float32Array, toCols: boolean): void {
   const { n, h, w, c, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow } = g;
-  const rowLen = kh * kw * c;
+  const rowLen = g.colStride ?? kh * kw * c;
   for (let b = 0; b < n; b++) {
     for (let y = 0; y < oh; y++) {
       for (let i = 0; i < kh; i++) {
@@ -73,7 +77,7 @@ defineJsKernel({
   body: ([cols], _s, [dx], a) => {
     const g = win(a);
     const simd = g.dw === 1 ? wasmKernelsFor(cols, dx) : null;
-    if (simd) simd.col2im(cols.byteOffset, dx.byteOffset, g.n, g.h, g.w, g.c, g.kh, g.kw, g.sh, g.sw, g.dh, g.pt, g.pl, g.oh, g.ow);
+    if (simd) simd.col2im(cols.byteOffset, dx.byteOffset, g.n, g.h, g.w, g.c, g.kh, g.kw, g.sh, g.sw, g.dh, g.pt, g.pl, g.oh, g.ow, g.colStride ?? g.kh * g.kw * g.c);
     else walk(g, cols, dx, false);
   },
 });
@@ -130,17 +134,17 @@ export function gemmBackpropInput(
 }
 
 /**
- * The same on our wasm GEMM, which splits across the kernel threads (XNNPACK's matMul runs on one). Its
- * columns come in fours, so the channels are padded to a multiple of 4 (zero weights) and cropped after col2im.
+ * The same on our wasm GEMM, which splits across the kernel threads (XNNPACK's matMul runs on one). Its columns
+ * come in fours, so the transposed kernel gets zero columns up to a multiple of 4 and col2im skips them.
  */
 function wasmGemmBackprop(dy: tf.Tensor4D, kernel: tf.Tensor4D, windows: Windows): tf.Tensor4D {
   const [kh, kw, c, co] = kernel.shape;
-  const c4 = Math.ceil(c / 4) * 4;
+  const k = kh * kw * c;
+  const k4 = Math.ceil(k / 4) * 4;
   const wt = subKernel(kernel, 'gemm4', () => tf.tidy(() => {
-    const padded = c4 === c ? kernel : tf.pad(kernel, [[0, 0], [0, 0], [0, c4 - c], [0, 0]]);
-    return tf.reshape(tf.transpose(tf.reshape(padded, [kh * kw * c4, co])), [1, 1, co, kh * kw * c4]) as tf.Tensor4D;
+    const t = tf.transpose(tf.reshape(kernel, [k, co]));
+    return tf.reshape(k4 === k ? t : tf.pad(t, [[0, 0], [0, k4 - k]]), [1, 1, co, k4]) as tf.Tensor4D;
   }));
-  const cols = matMulBias(tf.reshape(dy, [windows.n * windows.oh * windows.ow, co]), tf.reshape(wt, [co, kh * kw * c4]));
-  const dx = runJsKernel(COL2IM, [cols], { ...windows, c: c4 } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
-  return c4 === c ? dx : tf.slice(dx, [0, 0, 0, 0], [-1, -1, -1, c]);
+  const cols = matMulBias(tf.reshape(dy, [windows.n * windows.oh * windows.ow, co]), tf.reshape(wt, [co, k4]));
+  return runJsKernel(COL2IM, [cols], { ...windows, colStride: k4 } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }

@@ -15,7 +15,7 @@ type Kernel = (...args: number[]) => void;
 export interface WasmKernels {
   /** x, y, dy, dx, n, h, w, c, kh, kw, sh, sw, pt, pl, outH, outW (c a multiple of 4). */
   maxPoolScatter: Kernel;
-  /** cols, px, n, h, w, c, kh, kw, sh, sw, dh, pt, pl, oh, ow (width dilation 1). */
+  /** cols, px, n, h, w, c, kh, kw, sh, sw, dh, pt, pl, oh, ow, colStride (width dilation 1). */
   col2im: Kernel;
   /** ptr, count: 1 if any of the floats is NaN, else 0. */
   anyNaN: (ptr: number, count: number) => number;
@@ -76,12 +76,14 @@ function maxPoolScatter(): FnBuilder {
   return f;
 }
 
-/** px[window taps] += cols[window row], one contiguous run of taps × channels per kernel row, 4 floats at a time. */
+/**
+ * px[window taps] += cols[window row], one contiguous run of taps × channels per kernel row, 4 floats at a time;
+ * cols rows are colStride floats apart (≥ kh·kw·c: a GEMM may pad them to whole SIMD vectors).
+ */
 function col2im(): FnBuilder {
-  const f = new FnBuilder('col2im', 15);
-  const [cols, px, n, h, w, c, kh, kw, sh, sw, dh, pt, pl, oh, ow] = Array.from({ length: 15 }, (_, i) => i);
-  const [b, y, i, ih, xx, iw0, jLo, len, pp, cp, k, rowLen] = Array.from({ length: 12 }, () => f.i32());
-  f.get(kh).get(kw).mul().get(c).mul().set(rowLen);
+  const f = new FnBuilder('col2im', 16);
+  const [cols, px, n, h, w, c, kh, kw, sh, sw, dh, pt, pl, oh, ow, colStride] = Array.from({ length: 16 }, (_, i) => i);
+  const [b, y, i, ih, xx, iw0, jLo, len, pp, cp, k] = Array.from({ length: 11 }, () => f.i32());
   f.loop(b, () => f.const(0), () => f.get(n), () => {
     f.loop(y, () => f.const(0), () => f.get(oh), () => {
       f.loop(i, () => f.const(0), () => f.get(kh), () => {
@@ -93,7 +95,7 @@ function col2im(): FnBuilder {
             f.get(kw).get(w).get(iw0).sub().min().get(jLo).sub().get(c).mul().set(len);
             // Byte offsets of the run in px and in cols.
             f.get(b).get(h).mul().get(ih).add().get(w).mul().get(iw0).add().get(jLo).add().get(c).mul().const(2).shl().get(px).add().set(pp);
-            f.get(b).get(oh).mul().get(y).add().get(ow).mul().get(xx).add().get(rowLen).mul();
+            f.get(b).get(oh).mul().get(y).add().get(ow).mul().get(xx).add().get(colStride).mul();
             f.get(i).get(kw).mul().get(jLo).add().get(c).mul().add().const(2).shl().get(cols).add().set(cp);
             f.loop(k, () => f.const(0), () => f.get(len).const(3).sub(), () => {
               f.get(pp).get(k).const(2).shl().add();
