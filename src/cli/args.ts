@@ -21,6 +21,7 @@ export const OPTION_SPEC = {
   backend: { type: 'string' },
   threads: { type: 'string' },
   workers: { type: 'string' },
+  'kernel-threads': { type: 'string' },
   runs: { type: 'string' },
   warmup: { type: 'string' },
   samples: { type: 'string' },

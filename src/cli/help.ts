@@ -10,6 +10,7 @@ Usage:
         [--preprocess unit|symmetric|imagenet|caffe|raw] [--resize squash|center-crop]
         [--reduce max-abs|max|l2] [--colormap NAME] [--alpha F] [--clip PERCENTILE]
         [--out DIR] [--raw FILE.npy] [--labels FILE] [--backend node|wasm|cpu] [--threads N] [--workers N] [--json]
+        [--kernel-threads N]
         [--samples N] [--noise F] [--squared] [--smooth-base M] [--steps N] [--baseline B]
         [--integration trapezoid|gauss-legendre] [--layer NAME] [--patch N] [--stride N]
         [--occlusion-value V] [--batch N] [--seed S] [--metrics]
@@ -53,6 +54,8 @@ Options:
   --workers N        helper threads for the passes of SmoothGrad/VarGrad/IG/occlusion/Score-CAM, 0..3, each with its own copy
                      of the model (default: the SALIENCY_LENS_WORKERS variable, else 1 on wasm/cpu with 2+ cores
                      when a pass takes 15 ms or more; 0 = none)
+  --kernel-threads N a thread that takes half of our wasm kernels so one map uses two cores, 0..1 (default: the
+                     SALIENCY_LENS_KERNEL_WORKERS variable, else 1 when the wasm threads leave a core free)
 Method parameters:
   --samples N        SmoothGrad/VarGrad noisy samples (default 25)
   --noise F          SmoothGrad/VarGrad noise σ as a fraction of the input range (default 0.15)

@@ -5,7 +5,7 @@ import { BadInputError, isBadInput, oneLine } from '../shared/errors';
 import { encodeNpy } from '../shared/npy';
 import { CAM_METHODS, type BackendName, type ExplainResult, type LayerInfo, type PredictResult } from '../shared/protocol';
 import { Engine } from '../engine/engine';
-import { backendKernelThreads, backendThreads, parseBackendName, threadsLabel, parseThreads, parseWorkers, setGradientWorkers, setWasmThreads, threadsNote } from '../engine/backend';
+import { backendKernelThreads, backendThreads, parseBackendName, parseKernelWorkers, setKernelWorkersOption, threadsLabel, parseThreads, parseWorkers, setGradientWorkers, setWasmThreads, threadsNote } from '../engine/backend';
 import { parseMethod } from '../engine/methods';
 import {
   colormapOption, methodOptions, numberOption, parseCommandLine, preprocessOption, reduceOption, resizeOption, targetOption, type CliArgs,
@@ -164,6 +164,7 @@ async function main(argv: string[]): Promise<number> {
     if (!command) throw new BadInputError(args.command, `unknown command (expected ${Object.keys(COMMANDS).join(', ')}; see --help)`);
     setWasmThreads(parseThreads(args.values.threads, '--threads'));
     setGradientWorkers(parseWorkers(args.values.workers, '--workers'));
+    setKernelWorkersOption(parseKernelWorkers(args.values['kernel-threads'], '--kernel-threads'));
     const engine = await Engine.create(parseBackendName(args.values.backend, '--backend') as BackendName | 'auto', {
       log: args.values.debug ? (m) => console.error(`saliency-lens: ${m}`) : undefined,
     });

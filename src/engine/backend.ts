@@ -103,9 +103,17 @@ export function automaticKernelWorkers(cores: number, wasmThreads: number): numb
   return wasmThreads < cores && wasmThreads <= 2 ? 1 : 0;
 }
 
-/** The kernel threads asked for: the option, else SALIENCY_LENS_KERNEL_WORKERS (0 or 1), else automaticKernelWorkers(). */
+/** The most kernel threads: our kernels split well in two; more would mostly wait for memory (untested here). */
+export const MAX_KERNEL_WORKERS = 1;
+
+/** Parses a kernel thread count from an option or the environment (undefined: automatic). */
+export function parseKernelWorkers(value: string | undefined, subject: string): number | undefined {
+  return parseCount(value, subject, 0, MAX_KERNEL_WORKERS, 'a number of kernel threads');
+}
+
+/** The kernel threads asked for: the option, else SALIENCY_LENS_KERNEL_WORKERS, else automaticKernelWorkers(). */
 export function wantedKernelWorkers(wasmThreads: number): number {
-  return kernelWorkersOption ?? parseCount(process.env[KERNEL_WORKERS_ENV], KERNEL_WORKERS_ENV, 0, 1, 'a number of kernel threads') ?? automaticKernelWorkers(availableParallelism(), wasmThreads);
+  return kernelWorkersOption ?? parseKernelWorkers(process.env[KERNEL_WORKERS_ENV], KERNEL_WORKERS_ENV) ?? automaticKernelWorkers(availableParallelism(), wasmThreads);
 }
 
 const TF_NAMES: Record<BackendName, string> = { node: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };

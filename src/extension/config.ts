@@ -30,6 +30,8 @@ export interface Settings {
   threads: number | undefined;
   /** Gradient helper threads, 0..MAX_WORKERS (0: off); undefined lets the engine choose. */
   workers: number | undefined;
+  /** Kernel threads beside the engine's thread (undefined: automatic). */
+  kernelThreads: number | undefined;
   autoRefresh: boolean;
   requestTimeoutMs: number;
 }
@@ -72,6 +74,14 @@ export function parseWorkersSetting(value: unknown): number | undefined {
   return countSetting(value, 0, MAX_WORKERS);
 }
 
+/** The most kernel threads the engine accepts (SALIENCY_LENS_KERNEL_WORKERS). */
+export const MAX_KERNEL_THREADS = 1;
+
+/** Parses the kernel threads setting: 0..MAX_KERNEL_THREADS as a number or a string; anything else (such as "auto") is automatic. */
+export function parseKernelThreadsSetting(value: unknown): number | undefined {
+  return countSetting(value, 0, MAX_KERNEL_THREADS);
+}
+
 /** Parses a target setting: "" → top-1, "281" → index 281, anything else → a label. */
 export function parseTarget(value: unknown): number | string | undefined {
   if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
@@ -102,6 +112,7 @@ export function readSettings(get: SettingGetter): Settings {
     backend: backend === 'node' || backend === 'wasm' || backend === 'cpu' ? backend : '',
     threads: parseThreadsSetting(get('wasmThreads')),
     workers: parseWorkersSetting(get('gradientWorkers')),
+    kernelThreads: parseKernelThreadsSetting(get('kernelThreads')),
     autoRefresh: get('autoRefresh') !== false,
     requestTimeoutMs: num(get('requestTimeoutSeconds'), 0, 3600, 300) * 1000,
   };

@@ -22,6 +22,8 @@ export interface EngineClientOptions {
   threads?: () => number | undefined;
   /** Gradient helper threads passed as SALIENCY_LENS_WORKERS (undefined: automatic); a change restarts the engine at the next request. */
   workers?: () => number | undefined;
+  /** Kernel threads passed as SALIENCY_LENS_KERNEL_WORKERS (undefined: automatic); a change restarts the engine at the next request. */
+  kernelThreads?: () => number | undefined;
   /** Silence (ms) from the engine during a request after which it counts as hung; 0 disables. */
   requestTimeoutMs: () => number;
   /** How long the engine may take to send `ready`. */
@@ -186,7 +188,7 @@ export class EngineClient {
   }
 
   private ensureProcess(): Running {
-    const env = engineEnv(this.opts.backend?.() ?? '', this.opts.threads?.(), this.opts.workers?.());
+    const env = engineEnv(this.opts.backend?.() ?? '', this.opts.threads?.(), this.opts.workers?.(), this.opts.kernelThreads?.());
     if (this.running && !sameEnv(this.running.env, env)) {
       // Only reached between requests (pump runs one at a time), so no work is interrupted.
       this.stopProcess(`engine settings changed to ${describeEnv(env) || 'automatic'}`, true);
@@ -389,5 +391,5 @@ export class EngineClient {
 
 function sameEnv(a: EngineEnv, b: EngineEnv): boolean {
   return a.SALIENCY_LENS_BACKEND === b.SALIENCY_LENS_BACKEND && a.SALIENCY_LENS_THREADS === b.SALIENCY_LENS_THREADS
-    && a.SALIENCY_LENS_WORKERS === b.SALIENCY_LENS_WORKERS;
+    && a.SALIENCY_LENS_WORKERS === b.SALIENCY_LENS_WORKERS && a.SALIENCY_LENS_KERNEL_WORKERS === b.SALIENCY_LENS_KERNEL_WORKERS;
 }

@@ -36,23 +36,26 @@ export class EngineError extends Error {
   }
 }
 
-/** The engine settings a process is started with: SALIENCY_LENS_BACKEND, SALIENCY_LENS_THREADS and SALIENCY_LENS_WORKERS. */
+/** The engine settings a process is started with: backend, wasm threads, gradient workers and kernel threads. */
 export interface EngineEnv {
   SALIENCY_LENS_BACKEND: string;
   SALIENCY_LENS_THREADS: string;
   SALIENCY_LENS_WORKERS: string;
+  SALIENCY_LENS_KERNEL_WORKERS: string;
 }
 
 /**
- * The variables for a backend preference ('' or 'auto': the engine chooses), a wasm thread count and a
- * gradient worker count (undefined: automatic). All are always set, so a value inherited from VS Code's
- * own environment never outranks the settings.
+ * The variables for a backend preference ('' or 'auto': the engine chooses), a wasm thread count, a gradient
+ * worker count and a kernel thread count (undefined: automatic). All are always set, so a value inherited from
+ * VS Code's own environment never outranks the settings.
  */
-export function engineEnv(backend: string, threads: number | undefined, workers: number | undefined): EngineEnv {
+export function engineEnv(backend: string, threads: number | undefined, workers: number | undefined, kernelThreads?: number): EngineEnv {
+  const count = (n: number | undefined): string => (n === undefined ? '' : String(n));
   return {
     SALIENCY_LENS_BACKEND: backend === 'auto' ? '' : backend,
-    SALIENCY_LENS_THREADS: threads === undefined ? '' : String(threads),
-    SALIENCY_LENS_WORKERS: workers === undefined ? '' : String(workers),
+    SALIENCY_LENS_THREADS: count(threads),
+    SALIENCY_LENS_WORKERS: count(workers),
+    SALIENCY_LENS_KERNEL_WORKERS: count(kernelThreads),
   };
 }
 
@@ -62,6 +65,7 @@ export function describeEnv(env: EngineEnv): string {
     env.SALIENCY_LENS_BACKEND && `backend ${env.SALIENCY_LENS_BACKEND}`,
     env.SALIENCY_LENS_THREADS && `${env.SALIENCY_LENS_THREADS} wasm thread(s)`,
     env.SALIENCY_LENS_WORKERS && `${env.SALIENCY_LENS_WORKERS} gradient worker(s)`,
+    env.SALIENCY_LENS_KERNEL_WORKERS && `${env.SALIENCY_LENS_KERNEL_WORKERS} kernel thread(s)`,
   ];
   return parts.filter(Boolean).join(', ');
 }

@@ -27,6 +27,7 @@ export function activate(context: vscode.ExtensionContext): void {
     backend: () => settings().backend,
     threads: () => settings().threads,
     workers: () => settings().workers,
+    kernelThreads: () => settings().kernelThreads,
     requestTimeoutMs: () => settings().requestTimeoutMs,
     log: (line) => log.info(line),
   });
@@ -161,6 +162,8 @@ export function activate(context: vscode.ExtensionContext): void {
         log.info(`wasm threads setting is now ${s.threads ?? 'auto'}: the engine restarts at its next request`);
       } else if (e.affectsConfiguration(`${SECTION}.gradientWorkers`)) {
         log.info(`gradient workers setting is now ${s.workers ?? 'auto'}: the engine restarts at its next request`);
+      } else if (e.affectsConfiguration(`${SECTION}.kernelThreads`)) {
+        log.info(`kernel threads setting is now ${s.kernelThreads ?? 'auto'}: the engine restarts at its next request`);
       }
     }),
     vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { mapCompareTarget } from '../../src/extension/compare';
-import { MAX_THREADS, MAX_WORKERS, parseTarget, parseThreadsSetting, parseWorkersSetting, readSettings } from '../../src/extension/config';
+import { MAX_KERNEL_THREADS, MAX_THREADS, MAX_WORKERS, parseKernelThreadsSetting, parseTarget, parseThreadsSetting, parseWorkersSetting, readSettings } from '../../src/extension/config';
 import { describeEnv, engineEnv } from '../../src/extension/engineTypes';
 import { featureOptions as featureOptionsOf } from '../../src/extension/filterSelect';
 import { exportPath, imageGlob, isImagePath, modelName, panelTitle, resolveSettingPath } from '../../src/extension/paths';
@@ -72,7 +72,10 @@ describe('settings', () => {
   });
   it('always sets every engine variable, blank when automatic, and describes only the set ones', () => {
     const auto = engineEnv('auto', undefined, undefined);
-    assert.deepEqual(auto, { SALIENCY_LENS_BACKEND: '', SALIENCY_LENS_THREADS: '', SALIENCY_LENS_WORKERS: '' });
+    assert.deepEqual(auto, { SALIENCY_LENS_BACKEND: '', SALIENCY_LENS_THREADS: '', SALIENCY_LENS_WORKERS: '', SALIENCY_LENS_KERNEL_WORKERS: '' });
+    const noKernel = engineEnv('', undefined, undefined, 0);
+    assert.equal(noKernel.SALIENCY_LENS_KERNEL_WORKERS, '0', '0 turns the kernel thread off');
+    assert.equal(describeEnv(noKernel), '0 kernel thread(s)');
     assert.equal(describeEnv(auto), '');
     const off = engineEnv('', undefined, 0);
     assert.equal(off.SALIENCY_LENS_WORKERS, '0', '0 turns the helpers off; it is not automatic');
@@ -158,6 +161,20 @@ describe('package.json contributions', () => {
     assert.deepEqual(offered, ['auto', ...Array.from({ length: MAX_WORKERS + 1 }, (_, i) => String(i))]);
     assert.equal(props['saliencyLens.gradientWorkers'].enumDescriptions.length, offered.length);
     for (const v of offered.slice(1)) assert.equal(parseWorkersSetting(v), Number(v));
+  });
+  it('reads the kernel threads setting and offers exactly the counts the engine accepts', async () => {
+    const read = (v: unknown) => readSettings((k) => (k === 'kernelThreads' ? v : undefined)).kernelThreads;
+    assert.equal(read('0'), 0);
+    assert.equal(read(1), 1);
+    assert.equal(read('auto'), undefined);
+    assert.equal(parseKernelThreadsSetting('2'), undefined);
+    const offered: string[] = props['saliencyLens.kernelThreads'].enum;
+    assert.equal(props['saliencyLens.kernelThreads'].default, 'auto');
+    assert.deepEqual(offered, ['auto', ...Array.from({ length: MAX_KERNEL_THREADS + 1 }, (_, i) => String(i))]);
+    assert.equal(props['saliencyLens.kernelThreads'].enumDescriptions.length, offered.length);
+    const { MAX_KERNEL_WORKERS, parseKernelWorkers } = await import('../../src/engine/backend');
+    assert.equal(MAX_KERNEL_THREADS, MAX_KERNEL_WORKERS);
+    for (let n = 0; n <= MAX_KERNEL_THREADS; n++) assert.equal(parseKernelWorkers(String(n), 'test'), parseKernelThreadsSetting(String(n)));
   });
   it('accepts exactly the gradient worker counts the engine accepts', async () => {
     // Loaded here only: the engine's module pulls in TensorFlow.js.
