@@ -40,6 +40,8 @@ export interface BenchResult {
   medianMs: number;
   minMs: number;
   maxMs: number;
+  /** Every timed run, in order. */
+  timesMs: number[];
   peakRssMb: number;
   /** Feature visualisation: the layer, optimisation steps in all, image side(s), and the steady-state time per step. */
   layer?: string;
@@ -99,7 +101,7 @@ export async function benchMethod(engine: Engine, modelPath: string, method: Met
     const { times, peakRssMb } = await timeRuns(once, timed, runs, warmup);
     return {
       model: modelPath, method, backend: engine.backend, threads: backendThreads(), runs, loadMs, medianMs: median(times),
-      minMs: Math.min(...times), maxMs: Math.max(...times), peakRssMb,
+      minMs: Math.min(...times), maxMs: Math.max(...times), timesMs: times, peakRssMb,
       ...(helperChunks > 0 ? { helpers: { threads: engine.helpers.size, chunksPerRun: helperChunks / runs } } : {}),
       ...pieces.report(runs),
     };
@@ -153,7 +155,7 @@ export async function benchFeatureVis(engine: Engine, modelPath: string, method:
   const { times, last, peakRssMb } = await timeRuns(() => once(short), () => pieces.during(() => once(options)), runs, warmup);
   return {
     model: modelPath, method, backend: engine.backend, threads: backendThreads(), runs, loadMs, medianMs: median(times),
-    minMs: Math.min(...times), maxMs: Math.max(...times), peakRssMb, ...pieces.report(runs),
+    minMs: Math.min(...times), maxMs: Math.max(...times), timesMs: times, peakRssMb, ...pieces.report(runs),
     layer: last[0].layer, steps: last[0].steps, size: last[0].size, perStepMs: median(last.map((r) => r.perStepMs)),
   };
 }
