@@ -9,7 +9,7 @@ import { IM2COL, type Windows } from '../../src/engine/kernels/col2im';
 import { conv2dInputGradFriendly } from '../../src/engine/kernels/convolution';
 import { gemmConv2d, gemmConvSuits } from '../../src/engine/kernels/gemm_conv';
 import { runJsKernel, setFastGradientsEnabled } from '../../src/engine/kernels/js_kernel';
-import { kernelThreadsNote, kernelWorkerPieces, setKernelThreadsGate, splitRange, stopKernelThreads } from '../../src/engine/kernels/kernelThreads';
+import { injectKernelThreadFault, kernelThreadsNote, kernelWorkerPieces, setKernelThreadsGate, splitRange, stopKernelThreads } from '../../src/engine/kernels/kernelThreads';
 import { matMulBias } from '../../src/engine/kernels/matmul_bias';
 import { gemmPieces } from '../../src/engine/kernels/wasm_gemm';
 import { setWasmKernelsEnabled } from '../../src/engine/kernels/wasm_kernels';
@@ -223,5 +223,25 @@ describe('kernel threads on the threaded wasm build', { skip: threadsAvailable ?
     assert.equal(tf.memory().numTensors, before, 'no tensor growth over repeated passes');
     tf.dispose([x, split, alone]);
     disposeGraph(model.graph);
+  });
+
+  // Last: it switches the kernel thread off for the rest of the process.
+  it('a kernel thread that fails in a piece leaves a correct result and switches kernel threads off, saying why', () => {
+    const a = randomTensor([512, 256], 21);
+    const b = randomTensor([256, 128], 22);
+    const want = withThreads(false, () => matMulBias(a, b));
+    injectKernelThreadFault();
+    for (let i = 0; i < 200 && !kernelThreadsNote(); i++) {
+      const got = withThreads(true, () => matMulBias(a, b));
+      assert.deepEqual(bits(got), bits(want), `run ${i}: the engine recomputed the job`);
+      got.dispose();
+    }
+    assert.match(kernelThreadsNote() ?? '', /kernel thread failed/);
+    assert.doesNotMatch(threadsLabel() ?? '', /kernel/, 'no longer reported');
+    const pieces = kernelWorkerPieces();
+    const after = withThreads(true, () => matMulBias(a, b));
+    assert.deepEqual(bits(after), bits(want));
+    assert.equal(kernelWorkerPieces(), pieces, 'later jobs run on the engine thread alone');
+    tf.dispose([a, b, want, after]);
   });
 });

@@ -4,7 +4,7 @@
 const { workerData } = require('node:worker_threads');
 
 const { memory, compiled, control, layout, names } = workerData;
-const { SEQ, CLAIM, DONE, FN, PIECES, SLEEPING, FAILED, READY, WORKER_PIECES, ARGS, ARGS_PER_PIECE, SPIN_MS } = layout;
+const { SEQ, CLAIM, DONE, FN, PIECES, SLEEPING, FAILED, READY, WORKER_PIECES, FAULT, ARGS, ARGS_PER_PIECE, SPIN_MS } = layout;
 const ctl = new Int32Array(control);
 const kernels = new WebAssembly.Instance(compiled, { env: { memory } }).exports;
 const fns = names.map((name) => kernels[name]);
@@ -18,6 +18,7 @@ function claimPieces(seq) {
     if (Atomics.compareExchange(ctl, CLAIM, claim, claim + 1) !== claim) continue;
     const base = ARGS + piece * ARGS_PER_PIECE;
     try {
+      if (Atomics.load(ctl, FAULT)) throw new Error('injected fault');
       fns[ctl[FN]](...ctl.subarray(base, base + ARGS_PER_PIECE));
     } catch {
       // The engine's thread recomputes the piece; this thread stops taking work.

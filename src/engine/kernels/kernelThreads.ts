@@ -20,6 +20,7 @@ const LAYOUT = {
   FAILED: 6, // 1 + the piece a worker failed on
   READY: 7,
   WORKER_PIECES: 8, // pieces the workers ran, ever
+  FAULT: 9, // tests: 1 makes a worker throw in its next piece
   ARGS: 16,
   ARGS_PER_PIECE: 20,
   /** How long an idle worker spins before it sleeps: longer than the gaps between our kernels in one pass. */
@@ -76,6 +77,11 @@ export function kernelWorkersWanted(): number {
 /** Why kernel threads are off although asked for (for --debug), if they are. */
 export function kernelThreadsNote(): string | undefined {
   return disabledReason;
+}
+
+/** Tests: makes the next piece a worker takes throw, as a trap inside a kernel would. */
+export function injectKernelThreadFault(): void {
+  if (pool) pool.injectFault();
 }
 
 /** Stops the workers (tests; the engine process exits with them unref'd). */
@@ -149,6 +155,10 @@ class KernelThreadPool {
     }
   }
 
+  injectFault(): void {
+    Atomics.store(this.ctl, LAYOUT.FAULT, 1);
+  }
+
   workerPieces(): number {
     return Atomics.load(this.ctl, LAYOUT.WORKER_PIECES);
   }
@@ -186,6 +196,7 @@ class KernelThreadPool {
       }
     }
     const failed = Atomics.load(ctl, LAYOUT.FAILED);
+    if (failed) this.fail(`a kernel thread failed in a piece of ${name}`);
     if (failed || disabledReason) {
       // Recompute everything on this thread: a piece may be missing, and the values do not depend on who ran it.
       for (const args of pieces.slice(0, count)) run(...args);
