@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, setKernelWorkersOption, setWasmThreads, threadsLabel } from '../../src/engine/backend';
-import { IM2COL, type Windows } from '../../src/engine/kernels/col2im';
+import { COL2IM, IM2COL, type Windows } from '../../src/engine/kernels/col2im';
 import { conv2dInputGradFriendly } from '../../src/engine/kernels/convolution';
 import { gemmConv2d, gemmConvSuits } from '../../src/engine/kernels/gemm_conv';
 import { runJsKernel, setFastGradientsEnabled } from '../../src/engine/kernels/js_kernel';
@@ -184,6 +184,23 @@ describe('kernel threads on the threaded wasm build', { skip: threadsAvailable ?
       tf.dispose([x, k, bias, want, got, alone, gFast, gStock]);
     });
   }
+
+  it('col2im reads rows padded to colStride, and its gradient is im2col with zero padding columns', () => {
+    const windows: Windows = { n: 1, h: 9, w: 8, c: 3, kh: 3, kw: 3, sh: 2, sw: 2, dh: 1, dw: 1, pt: 1, pl: 1, oh: 5, ow: 4 };
+    const k = 27;
+    const compact = randomTensor([20, k], 31);
+    const padded = tf.pad(compact, [[0, 0], [0, 1]]);
+    const attrs = windows as unknown as tf.NamedAttrMap;
+    const want = runJsKernel(COL2IM, [compact], attrs);
+    const got = runJsKernel(COL2IM, [padded], { ...attrs, colStride: k + 1 });
+    assert.deepEqual(bits(got), bits(want));
+    const weights = randomTensor([1, 9, 8, 3], 32);
+    const grad = tf.grad((c: tf.Tensor) => tf.sum(tf.mul(runJsKernel(COL2IM, [c], { ...attrs, colStride: k + 1 }), weights)))(padded);
+    const expected = tf.pad(runJsKernel(IM2COL, [weights], attrs), [[0, 0], [0, 1]]);
+    assert.deepEqual(grad.shape, [20, k + 1]);
+    assert.deepEqual(bits(grad), bits(expected));
+    tf.dispose([compact, padded, want, got, weights, grad, expected]);
+  });
 
   /** stem 7×7/2 → relu → 3×3 (Winograd) ×2 with a residual → 3×3/2 and a 1×1/2 shortcut → global pool → dense. */
   function resnetLike(): Graph {

@@ -13,7 +13,8 @@ import { matMulBias } from './matmul_bias';
 import { decisionThreads } from './winograd';
 import { kernelThreadsFor, runPieces, splitRange } from './kernelThreads';
 
-const COL2IM = 'SaliencyLensCol2Im';
+/** x [n, h, w, c] += each cols row added back over its window (attrs: the Windows fields). */
+export const COL2IM = 'SaliencyLensCol2Im';
 /** cols [n·oh·ow, kh·kw·c] from x [n, h, w, c] (attrs: the Windows fields). */
 export const IM2COL = 'SaliencyLensIm2Col';
 
@@ -35,7 +36,8 @@ export interface Windows {
  */
 function walk(g: Windows, cols: Float32Array, px: Float32Array, toCols: boolean): void {
   const { n, h, w, c, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow } = g;
-  const rowLen = g.colStride ?? kh * kw * c;
+  // Only col2im reads padded rows; im2col always writes compact ones.
+  const rowLen = toCols ? kh * kw * c : g.colStride ?? kh * kw * c;
   for (let b = 0; b < n; b++) {
     for (let y = 0; y < oh; y++) {
       for (let i = 0; i < kh; i++) {
@@ -103,7 +105,18 @@ defineJsKernel({
   },
 });
 
-tf.registerGradient({ kernelName: COL2IM, gradFunc: (dy, _s, a) => ({ cols: () => runJsKernel(IM2COL, [dy as tf.Tensor], a) }) });
+tf.registerGradient({
+  kernelName: COL2IM,
+  gradFunc: (dy, _s, a) => ({
+    cols: () => {
+      const g = win(a);
+      const cols = runJsKernel(IM2COL, [dy as tf.Tensor], a);
+      // Padded rows: their extra columns never reached dx, so their gradient is zero.
+      const extra = (g.colStride ?? 0) - g.kh * g.kw * g.c;
+      return extra > 0 ? tf.pad(cols, [[0, 0], [0, extra]]) : cols;
+    },
+  }),
+});
 tf.registerGradient({ kernelName: IM2COL, gradFunc: (dy, _s, a) => ({ x: () => runJsKernel(COL2IM, [dy as tf.Tensor], a) }) });
 
 /** Whether the GEMM formulation suits this conv: few input channels, enough output channels to amortise col2im. */
