@@ -7,7 +7,7 @@ import { LoadedModel } from '../../src/engine/model';
 import { runMethod } from '../../src/engine/methods';
 import { disposeGraph } from '../../src/engine/graph/ir';
 import { assertNoTensorGrowth } from '../helpers/tensorGrowth';
-import { autoBatchSize, bytesPerImage, inBatches } from '../../src/engine/methods/sampling';
+import { autoBatchSize, bytesPerImage, inBatches, MAX_AUTO_BATCH, MAX_SMALL_BATCH, SMALL_IMAGE_BYTES } from '../../src/engine/methods/sampling';
 import type { MethodName, MethodOptions } from '../../src/shared/protocol';
 
 const CASES: Array<[MethodName, MethodOptions]> = [
@@ -62,9 +62,14 @@ test('automatic batches stay within the memory budget, cover every pass once and
   const measured = bytesPerImage(model, 'test')!;
   assert.ok(measured >= perImage * 4 * 2 && measured <= perImage * 4 * 2 + 200, `bytes per image ${measured}`);
   assert.equal(autoBatchSize(batch), 3);
-  assert.equal(autoBatchSize({ ...batch, budget: 1e12 }), 8, 'capped at MAX_AUTO_BATCH');
+  assert.equal(autoBatchSize({ ...batch, budget: 1e12 }), MAX_SMALL_BATCH, 'small images: capped at MAX_SMALL_BATCH');
   assert.equal(autoBatchSize({ ...batch, budget: 1e12, max: 16 }), 16, 'or at the given maximum');
   assert.equal(bytesPerImage(model, 'other'), undefined, 'kinds of pass are measured separately');
+  // Images of SMALL_IMAGE_BYTES and more: capped at MAX_AUTO_BATCH however large the budget.
+  const large = { model, pass: 'large', budget: 1e12 };
+  await inBatches(2, large, {}, 'test', (_s, n) => tf.tidy(() => void tf.add(tf.zeros([n, SMALL_IMAGE_BYTES / 4]), 1).dataSync()));
+  assert.ok(bytesPerImage(model, 'large')! >= SMALL_IMAGE_BYTES);
+  assert.equal(autoBatchSize(large), MAX_AUTO_BATCH);
   disposeGraph(model.graph);
 });
 

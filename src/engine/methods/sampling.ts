@@ -45,6 +45,15 @@ export const BATCH_MEMORY_BUDGET = 384 * 2 ** 20;
  */
 export const MAX_AUTO_BATCH = 8;
 
+/**
+ * Below this many bytes per image a pass is so short that TF.js's per-op dispatch dominates it, and bigger
+ * batches keep paying: the demo model's SmoothGrad (64×64, ~2 MB per image) took 50–61 ms in batches of 8 and
+ * 36–37 ms in one batch of 25. Such models get batches of up to MAX_SMALL_BATCH.
+ */
+export const SMALL_IMAGE_BYTES = 8 * 2 ** 20;
+/** The largest automatic batch for images under SMALL_IMAGE_BYTES. */
+export const MAX_SMALL_BATCH = 32;
+
 /** The batch size of the first automatic batch of a model, while its memory per pass is unknown. */
 const PROBE_BATCH = 2;
 
@@ -55,7 +64,7 @@ export interface AutoBatch {
   pass: string;
   /** Peak tensor bytes a batch may add (default BATCH_MEMORY_BUDGET). */
   budget?: number;
-  /** The largest batch (default MAX_AUTO_BATCH). */
+  /** The largest batch (default MAX_AUTO_BATCH, MAX_SMALL_BATCH for small images). */
   max?: number;
 }
 
@@ -74,10 +83,11 @@ export function bytesPerImage(model: LoadedModel, pass: string): number | undefi
 }
 
 /** The batch size the budget allows for a kind of pass on a model. */
-export function autoBatchSize({ model, pass, budget = BATCH_MEMORY_BUDGET, max = MAX_AUTO_BATCH }: AutoBatch): number {
+export function autoBatchSize({ model, pass, budget = BATCH_MEMORY_BUDGET, max }: AutoBatch): number {
   const perImage = bytesPerImage(model, pass);
-  if (perImage === undefined) return Math.min(PROBE_BATCH, max);
-  return Math.max(1, Math.min(max, Math.floor(budget / Math.max(perImage, 1))));
+  if (perImage === undefined) return Math.min(PROBE_BATCH, max ?? MAX_AUTO_BATCH);
+  const cap = max ?? (perImage < SMALL_IMAGE_BYTES ? MAX_SMALL_BATCH : MAX_AUTO_BATCH);
+  return Math.max(1, Math.min(cap, Math.floor(budget / Math.max(perImage, 1))));
 }
 
 function record(model: LoadedModel, pass: string, images: number, bytes: number): void {
