@@ -11,7 +11,7 @@ import { subKernel } from './kernel_cache';
 import { kernelModuleOf, wasmKernelsFor, wasmKernelsReady } from './wasm_kernels';
 import { matMulBias } from './matmul_bias';
 import { decisionThreads } from './winograd';
-import { kernelThreadsFor, runPieces, splitRange } from './kernelThreads';
+import { runPieces, splitFor } from './kernelThreads';
 
 /** x [n, h, w, c] += each cols row added back over its window (attrs: the Windows fields). */
 export const COL2IM = 'SaliencyLensCol2Im';
@@ -98,7 +98,7 @@ defineJsKernel({
       return;
     }
     const kernels = kernelModuleOf(simd);
-    const pieces = splitRange(g.oh, cols.length, kernelThreadsFor(kernels)).map(([lo, hi]) => [
+    const pieces = splitFor(kernels, cols.length)(g.oh).map(([lo, hi]) => [
       x.byteOffset, cols.byteOffset, g.n, g.h, g.w, g.c, g.kh, g.kw, g.sh, g.sw, g.dh, g.pt, g.pl, g.oh, g.ow, lo, hi,
     ]);
     runPieces(kernels, 'im2col', pieces);

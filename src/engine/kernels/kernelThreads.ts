@@ -1,5 +1,5 @@
 /**
- * Kernel threads: our wasm kernels (the Winograd GEMM and transforms) split across the engine's thread and
+ * Kernel threads: our wasm kernels (GEMMs, Winograd transforms, im2col) split across the engine's thread and
  * worker threads that instantiate the same module on the wasm backend's shared memory. One map is a single
  * forward and backward pass that gradient helpers cannot split, so this is how it uses a second core.
  * Each job is a list of pieces (argument lists of one kernel, writing disjoint outputs); the threads claim
@@ -58,7 +58,7 @@ export function setKernelThreadsGate(open: () => boolean): void {
  * Threads that can take pieces of a job on `kernels` now: 1 + the ready workers, or 1 while they start (the first
  * call starts them), are paused by the gate, or are unavailable.
  */
-export function kernelThreadsFor(kernels: KernelModule): number {
+function kernelThreadsFor(kernels: KernelModule): number {
   if (wanted === 0 || disabledReason || !gate()) return 1;
   pool ??= startPool(kernels);
   return pool?.ready() && pool.memory === kernels.memory ? 1 + pool.size : 1;
@@ -112,6 +112,12 @@ export function splitRange(count: number, macs: number, threads: number): [numbe
   // A few pieces per thread, so a thread that starts late takes fewer of them.
   const pieces = Math.min(count, 8 * threads);
   return Array.from({ length: pieces }, (_, p) => [Math.floor((p * count) / pieces), Math.floor(((p + 1) * count) / pieces)]);
+}
+
+/** How a job of `macs` multiply-adds on `kernels` splits: count → [lo, hi) ranges for the threads that can take pieces now. */
+export function splitFor(kernels: KernelModule, macs: number): (count: number) => [number, number][] {
+  const threads = kernelThreadsFor(kernels);
+  return (count) => splitRange(count, macs, threads);
 }
 
 function startPool(kernels: KernelModule): KernelThreadPool | undefined {

@@ -1,7 +1,7 @@
 /** a · b + bias as one JS kernel on our wasm SIMD GEMM, split across the kernel threads (XNNPACK's matMul runs on one). */
 import * as tf from '@tensorflow/tfjs-core';
 import { defineJsKernel, runJsKernel } from './js_kernel';
-import { kernelThreadsFor, runPieces, splitRange } from './kernelThreads';
+import { runPieces, splitFor } from './kernelThreads';
 import { kernelModuleOf, wasmKernelsFor } from './wasm_kernels';
 import { gemmPieces } from './wasm_gemm';
 
@@ -15,8 +15,7 @@ defineJsKernel({
     const simd = wasmKernelsFor(a, b, c, ...(bias ? [bias] : []));
     if (simd) {
       const kernels = kernelModuleOf(simd);
-      const threads = kernelThreadsFor(kernels);
-      const pieces = gemmPieces(a.byteOffset, b.byteOffset, c.byteOffset, 1, rows, inner, cols, bias ? bias.byteOffset : 0, (count) => splitRange(count, rows * inner * cols, threads));
+      const pieces = gemmPieces(a.byteOffset, b.byteOffset, c.byteOffset, 1, rows, inner, cols, bias ? bias.byteOffset : 0, splitFor(kernels, rows * inner * cols));
       runPieces(kernels, 'gemmBatched', pieces);
       return;
     }

@@ -8,10 +8,11 @@ import { FnBuilder, SIMD } from './wasm_asm';
 /**
  * gemmBatched(a, b, c, batch, rows, inner, cols, bias, ld): c[k] = a[k] · b[k] (+ bias [cols] unless bias is
  * 0) for k < batch, with a [batch, rows, inner], b [batch, inner, ld], c [batch, rows, ld] of which the first
- * cols columns are used (ld ≥ cols, cols a multiple of 4; a column range of a wider product is a piece). Each output sums its products in inner order whatever the blocking, so a row computes the same bits
- * in any piece of a split. Blocks of 4 rows × 8
- * columns keep 8 accumulators in registers (V8 has 16 on x64: 4 × 16 spills and runs at half the speed;
- * 4 × 8 measured 40–44 GFLOP/s on one thread, XNNPACK's matMul 28–34); edges use 1-row and 4-column blocks.
+ * cols columns are used (ld ≥ cols, cols a multiple of 4; a column range of a wider product is a piece). Each
+ * output sums its products in inner order whatever the blocking, so a row computes the same bits in any piece
+ * of a split. Blocks of 4 rows × 8 columns keep 8 accumulators in registers (V8 has 16 on x64: 4 × 16 spills
+ * and runs at half the speed; 4 × 8 measured 40–44 GFLOP/s on one thread, XNNPACK's matMul 28–34); edges use
+ * 1-row and 4-column blocks.
  */
 export function gemmBatched(rowsPerBlock = 4, vecsPerBlock = 2): FnBuilder {
   const f = new FnBuilder('gemmBatched', 9);
@@ -77,7 +78,8 @@ export function gemmPieces(
   }
   const rowBlocks = Math.ceil(rows / 4);
   const byRows = pieces(rowBlocks);
-  if (byRows.length > 1 && rowBlocks >= 4 * byRows.length / 2) {
+  // Rows only when every piece gets two blocks or more.
+  if (byRows.length > 1 && rowBlocks >= 2 * byRows.length) {
     return byRows.map(([lo, hi]) => {
       const [r0, r1] = [lo * 4, Math.min(rows, hi * 4)];
       return [a + r0 * inner * 4, b, c + r0 * cols * 4, 1, r1 - r0, inner, cols, bias, cols];

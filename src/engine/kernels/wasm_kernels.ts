@@ -28,7 +28,7 @@ export interface WasmKernels {
   /** The same for F(2×2, 3×3). */
   winogradInput2: Kernel;
   winogradOutput2: Kernel;
-  /** a, b, c, batch, rows, inner, cols, bias: c[k] = a[k] · b[k] + bias (see wasm_gemm.ts). */
+  /** a, b, c, batch, rows, inner, cols, bias, ld: c[k] = a[k] · b[k] + bias (see wasm_gemm.ts). */
   gemmBatched: Kernel;
   /** px, cols, n, h, w, c, kh, kw, sh, sw, dh, pt, pl, oh, ow, yLo, yHi: the windows of output rows [yLo, yHi) as cols rows. */
   im2col: Kernel;

@@ -6,7 +6,7 @@ import { defineJsKernel } from './js_kernel';
 import { WINOGRAD_F2, WINOGRAD_F4, type WinogradVariant } from './wasm_winograd';
 import { kernelModuleOf, wasmKernelsFor } from './wasm_kernels';
 import { gemmPieces } from './wasm_gemm';
-import { kernelThreadsFor, runPieces, splitRange } from './kernelThreads';
+import { runPieces, splitFor } from './kernelThreads';
 
 /** Kernel names. */
 export const WINOGRAD_INPUT = 'SaliencyLensWinogradInput';
@@ -41,7 +41,7 @@ defineJsKernel({
     const simd = wasmKernelsFor(x, v);
     if (simd) {
       const kernels = kernelModuleOf(simd);
-      const pieces = splitRange(tilesH, n * tilesH * tilesW * c * 36, kernelThreadsFor(kernels))
+      const pieces = splitFor(kernels, n * tilesH * tilesW * c * 36)(tilesH)
         .map(([lo, hi]) => [x.byteOffset, n, h, w, c, pt, pl, tilesH, tilesW, v.byteOffset, lo, hi]);
       runPieces(kernels, `winogradInput${m}`, pieces);
       return;
@@ -73,7 +73,7 @@ defineJsKernel({
     const simd = wasmKernelsFor(y, bias, mIn);
     if (simd) {
       const kernels = kernelModuleOf(simd);
-      const pieces = splitRange(tilesH, positions * tiles * co * 4, kernelThreadsFor(kernels))
+      const pieces = splitFor(kernels, positions * tiles * co * 4)(tilesH)
         .map(([lo, hi]) => [mIn.byteOffset, y.byteOffset, bias.byteOffset, n, ho, wo, co, tilesH, tilesW, lo, hi]);
       runPieces(kernels, `winogradOutput${m}`, pieces);
       return;
@@ -105,8 +105,7 @@ defineJsKernel({
     const simd = wasmKernelsFor(a, b, c);
     if (simd) {
       const kernels = kernelModuleOf(simd);
-      const threads = kernelThreadsFor(kernels);
-      const pieces = gemmPieces(a.byteOffset, b.byteOffset, c.byteOffset, batch, rows, inner, cols, 0, (count) => splitRange(count, batch * rows * inner * cols, threads));
+      const pieces = gemmPieces(a.byteOffset, b.byteOffset, c.byteOffset, batch, rows, inner, cols, 0, splitFor(kernels, batch * rows * inner * cols));
       runPieces(kernels, 'gemmBatched', pieces);
       return;
     }
