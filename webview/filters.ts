@@ -3,6 +3,7 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-bar/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import type { FromFeatureWebviewMessage, RgbaImage, ToFeatureWebviewMessage } from '../src/shared/protocol';
+import { countOf } from '../src/shared/text';
 import { byId, h, setChildren } from './dom';
 import { restoreFeature, saveFeature, worthSaving } from './featureSave';
 import { canRunAgain, featureReducer, moveFocus, tileCaption, tileFileName, type FeatureState, type Tile } from './filterState';
@@ -128,7 +129,7 @@ export function startFeatures(api: FeatureApi): void {
     byId('model-names').textContent = state.modelName ? `Model: ${state.modelName} · layer ${state.layer}` : '';
     const steps = state.steps ? ` · step ${state.step} of ${state.steps}` : '';
     byId('summary').textContent = state.done
-      ? `${state.tiles.length} image${state.tiles.length === 1 ? '' : 's'} after ${state.steps} steps. Values: the objective on the start image → on the result. Click a tile (or Enter) to enlarge it.`
+      ? `${countOf(state.tiles.length, 'image')} after ${state.steps} steps. Values: the objective on the start image → on the result. Click a tile (or Enter) to enlarge it.`
       : `${state.tiles.filter((t) => t.image).length} of ${state.tiles.length} images so far${steps}.`;
     const busy = byId('busy');
     busy.hidden = !state.busy;

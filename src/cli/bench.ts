@@ -12,6 +12,7 @@ import { methodOptions, numberOption, type CliArgs } from './args';
 import { backendKernelThreads, backendThreads } from '../engine/backend';
 import { kernelWorkerPieces } from '../engine/kernels/kernelThreads';
 import { featureVisOptions } from './filters';
+import { countOf } from '../shared/text';
 
 /** Feature visualisations `bench` can time: one filter picture (`filters`) and one whole-layer dream (`dream`). */
 export const FEATURE_VIS_BENCH = ['activation-maximization', 'deep-dream'] as const;
@@ -178,7 +179,7 @@ export async function benchCommand(engine: Engine, args: CliArgs, modelPath: str
     return;
   }
   const fv = result.perStepMs !== undefined ? ` (${result.layer}, ${result.steps} steps at ${result.size?.join('×')}, ${result.perStepMs.toFixed(1)} ms per step)` : '';
-  const kernel = result.kernelThreads ? ` + ${result.kernelThreads.threads} kernel thread${result.kernelThreads.threads === 1 ? '' : 's'} (${result.kernelThreads.piecesPerRun.toFixed(0)} pieces per run)` : '';
-  const helpers = (result.helpers ? ` + ${result.helpers.threads} gradient helper${result.helpers.threads === 1 ? '' : 's'} (${result.helpers.chunksPerRun.toFixed(1)} chunks per run)` : '') + kernel;
-  console.log(`${result.method} on ${result.model} (${result.backend}${result.threads ? `, ${result.threads} thread${result.threads === 1 ? '' : 's'}` : ''}${helpers})${fv}: median ${result.medianMs.toFixed(1)} ms, min ${result.minMs.toFixed(1)}, max ${result.maxMs.toFixed(1)} over ${result.runs} warm runs; load ${result.loadMs.toFixed(0)} ms; peak RSS ${result.peakRssMb.toFixed(0)} MB`);
+  const kernel = result.kernelThreads ? ` + ${countOf(result.kernelThreads.threads, 'kernel thread')} (${result.kernelThreads.piecesPerRun.toFixed(0)} pieces per run)` : '';
+  const helpers = (result.helpers ? ` + ${countOf(result.helpers.threads, 'gradient helper')} (${result.helpers.chunksPerRun.toFixed(1)} chunks per run)` : '') + kernel;
+  console.log(`${result.method} on ${result.model} (${result.backend}${result.threads ? `, ${countOf(result.threads, 'thread')}` : ''}${helpers})${fv}: median ${result.medianMs.toFixed(1)} ms, min ${result.minMs.toFixed(1)}, max ${result.maxMs.toFixed(1)} over ${result.runs} warm runs; load ${result.loadMs.toFixed(0)} ms; peak RSS ${result.peakRssMb.toFixed(0)} MB`);
 }

@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { BackendName } from '../shared/protocol';
 import { BadInputError } from '../shared/errors';
+import { countOf } from '../shared/text';
 import { kernelThreadsNote, kernelWorkersWanted, setKernelWorkers } from './kernels/kernelThreads';
 import { registerMissingKernels } from './kernels/register';
 import { installThreadedWasm, MAX_WASM_THREADS, threadedWasmFallback } from './wasmThreads';
@@ -201,8 +202,7 @@ export function threadsLabel(): string | undefined {
   const threads = backendThreads();
   if (threads === undefined) return undefined;
   const kernel = backendKernelThreads();
-  const plural = (k: number, what: string): string => `${k} ${what}${k === 1 ? '' : 's'}`;
-  return plural(threads, 'thread') + (kernel ? ` + ${plural(kernel, 'kernel thread')}` : '');
+  return countOf(threads, 'thread') + (kernel ? ` + ${countOf(kernel, 'kernel thread')}` : '');
 }
 
 /** Why the wasm backend runs single-threaded although more threads were asked for (for --debug), if it does. */

@@ -3,6 +3,7 @@
  * of src/shared/protocol.ts over Node IPC with advanced serialisation (ArrayBuffers travel as they are).
  */
 import { CancelledError, isBadInput, oneLine } from '../shared/errors';
+import { countOf } from '../shared/text';
 import type { BackendName, EngineMessage, EngineRequest, FeatureVisRequest } from '../shared/protocol';
 import { Engine } from './engine';
 import { dream, visualizeFilters, type FeatureVisControl } from './featureVis';
@@ -38,7 +39,7 @@ async function handle(engine: Engine, request: Exclude<AnyRequest, { type: 'canc
         const result = await engine.explain(request.params, control);
         send({ type: 'explainResult', id, result });
         const helped = engine.helpers.chunksByHelpers - helperChunks;
-        send({ type: 'log', message: `explain ${request.params.method} on ${request.params.imagePath}: load ${result.timingMs.load.toFixed(0)} ms, inference ${result.timingMs.inference.toFixed(0)} ms, attribution ${result.timingMs.attribution.toFixed(0)} ms (${engine.backend}${helped ? `, ${helped} chunk${helped === 1 ? '' : 's'} on the gradient helper` : ''})` });
+        send({ type: 'log', message: `explain ${request.params.method} on ${request.params.imagePath}: load ${result.timingMs.load.toFixed(0)} ms, inference ${result.timingMs.inference.toFixed(0)} ms, attribution ${result.timingMs.attribution.toFixed(0)} ms (${engine.backend}${helped ? `, ${countOf(helped, 'chunk')} on the gradient helper` : ''})` });
         break;
       }
       case 'layers':
@@ -107,7 +108,7 @@ async function main(): Promise<void> {
   send({ type: 'ready', backend: engine.backend, pid: process.pid });
   const threads = threadsLabel();
   const note = threadsNote();
-  const helpers = engine.helpers.size ? `, ${engine.helpers.size} gradient helper${engine.helpers.size === 1 ? '' : 's'}` : '';
+  const helpers = engine.helpers.size ? `, ${countOf(engine.helpers.size, 'gradient helper')}` : '';
   if (threads !== undefined) send({ type: 'log', message: `${engine.backend} backend on ${threads}${helpers}${note ? ` (${note})` : ''}` });
 }
 

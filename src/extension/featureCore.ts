@@ -4,6 +4,7 @@
  * and the latest images kept for a reloaded webview.
  */
 import { oneLine } from '../shared/errors';
+import { countOf } from '../shared/text';
 import type { FeatureJob, FeatureKind, FeatureVisResult, FilterImage, FromFeatureWebviewMessage, ToFeatureWebviewMessage } from '../shared/protocol';
 import { EngineError, type EngineClient } from './engineClient';
 import type { PanelCoreHost } from './panelCore';
@@ -88,7 +89,7 @@ export class FeatureCore {
       }
     }
     const what = job.kind === 'filters'
-      ? `Visualising ${this.filters.length} filter${this.filters.length === 1 ? '' : 's'} of ${job.params.layer}`
+      ? `Visualising ${countOf(this.filters.length, 'filter')} of ${job.params.layer}`
       : `Dreaming ${featureTitle(job).slice(7)} at ${job.params.layer}`;
     this.busy = { message: `${what}…`, fraction: 0 };
     this.postBusy();
