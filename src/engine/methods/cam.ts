@@ -12,7 +12,7 @@ import type { LoadedModel } from '../model';
 import { guidedGradient } from './gradients';
 import type { MethodContext } from './index';
 import { runGradientJob } from './chunkRunner';
-import type { GradientJob } from './gradientJob';
+import { jobInput, type GradientJob } from './gradientJob';
 import { DEFAULT_BATCH, batchOption } from './sampling';
 
 /** The last layer (in topological order) with a spatial output on which the scores depend. */
@@ -140,8 +140,7 @@ async function scoreCam(model: LoadedModel, x: tf.Tensor4D, target: number, A: t
   // Forward passes only: automatic batches of up to 16 sized from the measured memory, as occlusion's.
   const batch = batchOption(ctx, model, 'forward', DEFAULT_BATCH);
   const job: GradientJob = {
-    kind: 'scorecam', activations: A.dataSync() as Float32Array, activationShape: A.shape,
-    x: x.dataSync() as Float32Array, shape: x.shape, target, count: k, guided: false, squares: false,
+    kind: 'scorecam', activations: A.dataSync() as Float32Array, activationShape: A.shape, ...jobInput(x, target, k),
   };
   const [scoreTensor] = await runGradientJob(model, job, batch, ctx, 'Score-CAM channel');
   const scores = scoreTensor.dataSync() as Float32Array;

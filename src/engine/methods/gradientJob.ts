@@ -60,6 +60,11 @@ export type GradientJob = (NoiseJob | PathJob | OcclusionJob | ScoreCamJob) & {
   squares: boolean;
 };
 
+/** The fields every job shares, from the input tensor [1,h,w,c]: its data, the target, the passes, guided ReLUs, squares. */
+export function jobInput(x: tf.Tensor4D, target: number, count: number, guided = false, squares = false): Pick<GradientJob, 'x' | 'shape' | 'target' | 'count' | 'guided' | 'squares'> {
+  return { x: x.dataSync() as Float32Array, shape: x.shape, target, count, guided, squares };
+}
+
 /** Draws per pass: gaussianArray consumes its uniforms in pairs. */
 function drawsPerSample(size: number): number {
   return 2 * Math.ceil(size / 2);

@@ -4,7 +4,7 @@ import { BadInputError } from '../../shared/errors';
 import { BASELINES, type BaselineName, type FaithfulnessMetrics } from '../../shared/protocol';
 import type { LoadedModel } from '../model';
 import { runGradientJob } from './chunkRunner';
-import type { GradientJob } from './gradientJob';
+import { jobInput, type GradientJob } from './gradientJob';
 import type { MethodContext } from './index';
 import { batchOption, intOption, uniformRandom } from './sampling';
 
@@ -115,7 +115,7 @@ export async function integratedGradients(model: LoadedModel, x: tf.Tensor4D, ta
   try {
     const job: GradientJob = {
       kind: 'path', baseline: baseline.dataSync() as Float32Array, alphas: rule.alphas, weights: rule.weights,
-      x: x.dataSync() as Float32Array, shape: x.shape, target, count: steps, guided: false, squares: false,
+      ...jobInput(x, target, steps),
     };
     const [total] = await runGradientJob(model, job, batch, ctx, 'Integrated Gradients step');
     const map = tf.tidy(() => tf.mul(tf.sub(x, baseline), total) as tf.Tensor4D);

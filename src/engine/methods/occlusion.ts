@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LoadedModel } from '../model';
 import type { MethodContext } from './index';
 import { runGradientJob } from './chunkRunner';
-import type { GradientJob } from './gradientJob';
+import { jobInput, type GradientJob } from './gradientJob';
 import { DEFAULT_BATCH, batchOption, intOption } from './sampling';
 
 /** Window start positions covering [0, size) with the last window flush with the edge. */
@@ -33,8 +33,7 @@ export async function occlusion(model: LoadedModel, x: tf.Tensor4D, targets: num
   const windows = windowStarts(H, patch, stride).flatMap((y) => windowStarts(W, patch, stride).map((x0): [number, number] => [y, x0]));
   const base = tf.tidy(() => model.logits(x, { release: true }).dataSync()[target]);
   const job: GradientJob = {
-    kind: 'occlusion', windows, patch, value,
-    x: x.dataSync() as Float32Array, shape: x.shape, target, count: windows.length, guided: false, squares: false,
+    kind: 'occlusion', windows, patch, value, ...jobInput(x, target, windows.length),
   };
   const [scoreTensor] = await runGradientJob(model, job, batch, ctx, 'Occlusion window');
   const scores = scoreTensor.dataSync();

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BadInputError } from '../../shared/errors';
 import type { LoadedModel } from '../model';
 import { runGradientJob } from './chunkRunner';
-import type { GradientJob } from './gradientJob';
+import { jobInput, type GradientJob } from './gradientJob';
 import type { MethodContext } from './index';
 import { batchOption, intOption } from './sampling';
 
@@ -30,8 +30,7 @@ export async function smoothGradient(model: LoadedModel, x: tf.Tensor4D, targets
   const range = tf.tidy(() => tf.sub(tf.max(x), tf.min(x)).dataSync()[0]);
   const job: GradientJob = {
     kind: 'noise', sigma: noise * (range > 0 ? range : 1), seed: o.seed ?? 0, timesInput: o.smoothBase === 'gradient-x-input',
-    x: x.dataSync() as Float32Array, shape: x.shape, target: targets[0], count: samples,
-    guided: o.smoothBase === 'guided', squares: variance || o.squared === true,
+    ...jobInput(x, targets[0], samples, o.smoothBase === 'guided', variance || o.squared === true),
   };
   const [total, totalSq] = await runGradientJob(model, job, batch, ctx, variance ? 'VarGrad sample' : 'SmoothGrad sample');
   const result = tf.tidy(() => {
