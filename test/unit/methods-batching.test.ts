@@ -8,6 +8,7 @@ import { runMethod } from '../../src/engine/methods';
 import { disposeGraph } from '../../src/engine/graph/ir';
 import { assertNoTensorGrowth } from '../helpers/tensorGrowth';
 import { autoBatchSize, bytesPerImage, inBatches, MAX_AUTO_BATCH, MAX_SMALL_BATCH, SMALL_IMAGE_BYTES } from '../../src/engine/methods/sampling';
+import { clearKernelCache, subKernel } from '../../src/engine/kernels/kernel_cache';
 import type { MethodName, MethodOptions } from '../../src/shared/protocol';
 
 const CASES: Array<[MethodName, MethodOptions]> = [
@@ -71,6 +72,27 @@ test('automatic batches stay within the memory budget, cover every pass once and
   assert.ok(bytesPerImage(model, 'large')! >= SMALL_IMAGE_BYTES);
   assert.equal(autoBatchSize(large), MAX_AUTO_BATCH);
   disposeGraph(model.graph);
+});
+
+test('kernel variants cached during a measured batch are not counted as the batch\'s memory', async () => {
+  await testBackend();
+  clearKernelCache();
+  const model = LoadedModel.fromGraph(tinyCnn(3));
+  const weight = model.graph.nodes.flatMap((n) => Object.values(n.weights))[0];
+  const perImage = 1000;
+  const cached = 50 * perImage * 4;
+  const step = (_start: number, n: number) => {
+    // The first pass of a model caches its kernel variants (Winograd transforms, flipped kernels): they stay.
+    subKernel(weight, 'measured-step test', () => tf.zeros([cached / 4]));
+    tf.tidy(() => tf.add(tf.zeros([n, perImage]), 1).dataSync());
+  };
+  const before = model.residentBytes();
+  await inBatches(2, { model, pass: 'caching' }, {}, 'test', step);
+  assert.equal(model.residentBytes() - before, cached, 'the variant stays with the model');
+  const measured = bytesPerImage(model, 'caching')!;
+  assert.ok(measured >= perImage * 4 * 2 && measured <= perImage * 4 * 2 + 200, `bytes per image ${measured}`);
+  disposeGraph(model.graph);
+  clearKernelCache();
 });
 
 test('a batch that throws rejects and leaves no profiling or tensors behind', async () => {

@@ -110,6 +110,8 @@ export async function measuredStep(batch: AutoBatch, images: number, run: () => 
     return;
   }
   const before = tf.memory().numBytes;
+  // Kernel variants cached during the step stay with the model: they are not the batch's to pay for.
+  const resident = batch.model.residentBytes();
   let failure: { error: unknown } | undefined;
   // A throw inside tf.profile would leave the engine profiling every later kernel.
   const profile = await tf.profile(() => {
@@ -120,7 +122,7 @@ export async function measuredStep(batch: AutoBatch, images: number, run: () => 
     }
   });
   if (failure) throw failure.error;
-  record(batch.model, batch.pass, images, profile.peakBytes - before);
+  record(batch.model, batch.pass, images, profile.peakBytes - before - (batch.model.residentBytes() - resident));
 }
 
 /**
