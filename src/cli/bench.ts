@@ -58,15 +58,16 @@ export function median(values: number[]): number {
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
-/** Runs `once` after `warmup` untimed calls of `warm`, and summarises the timed runs. */
+/**
+ * Runs `once` after `warmup` untimed calls of `warm`, and summarises the timed runs. The peak RSS is the
+ * process's high-water mark (loading, warm-up and transient peaks inside a run included).
+ */
 async function timeRuns<T extends { ms: number }>(warm: () => Promise<unknown>, once: () => Promise<T>, runs: number, warmup: number): Promise<{ times: number[]; last: T[]; peakRssMb: number }> {
-  let peak = process.memoryUsage().rss;
   for (let i = 0; i < warmup; i++) await warm();
   const last: T[] = [];
-  for (let i = 0; i < runs; i++) {
-    last.push(await once());
-    peak = Math.max(peak, process.memoryUsage().rss);
-  }
+  for (let i = 0; i < runs; i++) last.push(await once());
+  // maxRSS is in KiB; the sampled RSS covers platforms where it is 0.
+  const peak = Math.max(process.resourceUsage().maxRSS * 1024, process.memoryUsage().rss);
   return { times: last.map((r) => r.ms), last, peakRssMb: peak / 2 ** 20 };
 }
 
