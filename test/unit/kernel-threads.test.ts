@@ -18,32 +18,9 @@ import { LoadedModel } from '../../src/engine/model';
 import { inputGradient } from '../../src/engine/methods/gradients';
 import { disposeGraph, type Graph } from '../../src/engine/graph/ir';
 import { node, randomTensor } from '../helpers/graphs';
+import { bits, withThreads, workerReady } from '../helpers/kernelThreads';
 
 const threadsAvailable = typeof SharedArrayBuffer !== 'undefined';
-
-/** Runs `f` with kernel threads allowed or not (the gate), returning its values. */
-function withThreads<T>(on: boolean, f: () => T): T {
-  setKernelThreadsGate(() => on);
-  try {
-    return f();
-  } finally {
-    setKernelThreadsGate(() => true);
-  }
-}
-
-/** Waits until the worker has started (it starts at the first job big enough to split). */
-async function workerReady(): Promise<void> {
-  for (let i = 0; i < 200 && !threadsLabel()?.includes('kernel'); i++) await new Promise((r) => setTimeout(r, 10));
-  const a = tf.ones([256, 256]);
-  for (let i = 0; i < 300; i++) {
-    const before = kernelWorkerPieces();
-    tf.tidy(() => matMulBias(a, a).dataSync());
-    if (kernelWorkerPieces() > before) break;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  a.dispose();
-  assert.ok(kernelWorkerPieces() > 0, `the kernel thread never took a piece (${kernelThreadsNote() ?? 'no reason given'})`);
-}
 
 /**
  * Runs `f` with kernel threads until the worker has taken a piece of one run (a worker asleep after 20 ms
@@ -58,7 +35,6 @@ function splitRun<T extends tf.Tensor>(f: () => T): T {
   }
 }
 
-const bits = (t: tf.Tensor): Uint32Array => new Uint32Array(Float32Array.from(t.dataSync()).buffer);
 
 describe('gemmPieces', () => {
   /** Marks the outputs each piece writes; every one of batch × rows × cols must be written exactly once. */

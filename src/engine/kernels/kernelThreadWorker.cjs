@@ -18,7 +18,10 @@ function claimPieces(seq) {
     if (Atomics.compareExchange(ctl, CLAIM, claim, claim + 1) !== claim) continue;
     const base = ARGS + piece * ARGS_PER_PIECE;
     try {
-      if (Atomics.load(ctl, FAULT)) throw new Error('injected fault');
+      const fault = Atomics.load(ctl, FAULT);
+      if (fault === 1) throw new Error('injected fault');
+      // A hang the engine must recover from (terminate() interrupts the loop).
+      if (fault === 2) for (;;);
       fns[ctl[FN]](...ctl.subarray(base, base + ARGS_PER_PIECE));
     } catch {
       // The engine's thread recomputes the piece; this thread stops taking work.

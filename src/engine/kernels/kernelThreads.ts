@@ -20,7 +20,7 @@ const LAYOUT = {
   FAILED: 6, // 1 + the piece a worker failed on
   READY: 7,
   WORKER_PIECES: 8, // pieces the workers ran, ever
-  FAULT: 9, // tests: 1 makes a worker throw in its next piece
+  FAULT: 9, // tests: 1 makes a worker throw in its next piece, 2 makes it hang there
   ARGS: 16,
   ARGS_PER_PIECE: 20,
   /** How long an idle worker spins before it sleeps: longer than the gaps between our kernels in one pass. */
@@ -79,9 +79,14 @@ export function kernelThreadsNote(): string | undefined {
   return disabledReason;
 }
 
-/** Tests: makes the next piece a worker takes throw, as a trap inside a kernel would. */
-export function injectKernelThreadFault(): void {
-  if (pool) pool.injectFault();
+/** Tests: makes the next piece a worker takes throw, as a trap inside a kernel would, or never finish. */
+export function injectKernelThreadFault(kind: 'throw' | 'hang' = 'throw'): void {
+  if (pool) pool.injectFault(kind === 'throw' ? 1 : 2);
+}
+
+/** Kernel thread workers that have not exited (a stalled one is stopped). */
+export function kernelWorkersAlive(): number {
+  return pool ? pool.alive : 0;
 }
 
 /** Stops the workers (tests; the engine process exits with them unref'd). */
@@ -145,6 +150,8 @@ class KernelThreadPool {
   private readonly workers: Worker[] = [];
   private readonly kernels: KernelModule;
   private seq = 0;
+  /** Workers that have not exited. */
+  alive = 0;
 
   constructor(kernels: KernelModule, readonly size: number) {
     this.kernels = kernels;
@@ -156,13 +163,17 @@ class KernelThreadPool {
       });
       worker.unref();
       worker.on('error', (err) => this.fail(`a kernel thread failed: ${err.message}`));
-      worker.on('exit', () => this.fail('a kernel thread exited'));
+      worker.on('exit', () => {
+        this.alive--;
+        this.fail('a kernel thread exited');
+      });
       this.workers.push(worker);
+      this.alive++;
     }
   }
 
-  injectFault(): void {
-    Atomics.store(this.ctl, LAYOUT.FAULT, 1);
+  injectFault(kind: number): void {
+    Atomics.store(this.ctl, LAYOUT.FAULT, kind);
   }
 
   workerPieces(): number {
@@ -198,6 +209,9 @@ class KernelThreadPool {
     while (Atomics.load(ctl, LAYOUT.DONE) < count) {
       if (performance.now() - start > STALL_MS) {
         this.fail(`a kernel thread did not finish its piece within ${STALL_MS / 1000} s`);
+        // Stopped, not abandoned: a late piece would write into memory the backend may have reused by then,
+        // and a hung one would burn a core.
+        for (const w of this.workers) void w.terminate();
         break;
       }
     }
