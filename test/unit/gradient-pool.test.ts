@@ -139,7 +139,11 @@ test('helper threads compute part of each job and the maps are bit-identical to 
   try {
     assert.equal(pool.helpersFor(LoadedModel.fromGraph(tinyCnn(2)), 1e6), 0, 'a model in memory has no file for a helper');
     assert.equal(new GradientPool({ backend, engineThreads: 1, size: 1 }).helpersFor(model, 0.1), 0, 'passes too fast to pay');
-    await pool.prepare(model);
+    const loading = pool.prepare(model);
+    // At its lower priority a loading helper would starve beside a spinning kernel thread and never join.
+    assert.equal(pool.computing, true, 'a helper loading a model pauses the kernel threads');
+    await loading;
+    assert.equal(pool.computing, false, 'and releases them once loaded');
     // A pause between local chunks lets the helper take its share even of this small model.
     const slow = { checkpoint: () => new Promise<void>((r) => setTimeout(r, 20)) };
     const alone = await maps(model, x, slow);
