@@ -4,22 +4,16 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, setKernelWorkersOption, setWasmThreads, threadsLabel } from '../../src/engine/backend';
-import { injectKernelThreadFault, kernelThreadsNote, kernelWorkerPieces, kernelWorkersAlive, stopKernelThreads } from '../../src/engine/kernels/kernelThreads';
+import { threadsLabel } from '../../src/engine/backend';
+import { injectKernelThreadFault, kernelThreadsNote, kernelWorkerPieces, kernelWorkersAlive } from '../../src/engine/kernels/kernelThreads';
 import { matMulBias } from '../../src/engine/kernels/matmul_bias';
 import { randomTensor } from '../helpers/graphs';
-import { bits, withThreads, workerReady } from '../helpers/kernelThreads';
+import { bits, KERNEL_THREADS_SKIP, kernelThreadHooks, withThreads } from '../helpers/kernelThreads';
 
-const threadsAvailable = typeof SharedArrayBuffer !== 'undefined';
 
-describe('a stalled kernel thread', { skip: threadsAvailable ? false : 'no SharedArrayBuffer: no kernel threads' }, () => {
-  before(async () => {
-    setWasmThreads(1);
-    setKernelWorkersOption(1);
-    await initBackend('wasm');
-    await workerReady();
-  });
-  after(() => stopKernelThreads());
+describe('a stalled kernel thread', { skip: KERNEL_THREADS_SKIP }, () => {
+  before(kernelThreadHooks.start);
+  after(kernelThreadHooks.stop);
 
   it('is stopped, the job is recomputed on the engine thread and later jobs run there alone', async () => {
     const a = randomTensor([512, 256], 31);

@@ -4,12 +4,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, setKernelWorkersOption, setWasmThreads, threadsLabel } from '../../src/engine/backend';
+import { threadsLabel } from '../../src/engine/backend';
 import { COL2IM, IM2COL, type Windows } from '../../src/engine/kernels/col2im';
 import { conv2dInputGradFriendly } from '../../src/engine/kernels/convolution';
 import { gemmConv2d, gemmConvSuits } from '../../src/engine/kernels/gemm_conv';
 import { runJsKernel, setFastGradientsEnabled } from '../../src/engine/kernels/js_kernel';
-import { injectKernelThreadFault, kernelThreadsNote, kernelWorkerPieces, setKernelThreadsGate, splitRange, stopKernelThreads } from '../../src/engine/kernels/kernelThreads';
+import { injectKernelThreadFault, kernelThreadsNote, kernelWorkerPieces, setKernelThreadsGate, splitRange } from '../../src/engine/kernels/kernelThreads';
 import { matMulBias } from '../../src/engine/kernels/matmul_bias';
 import { gemmPieces } from '../../src/engine/kernels/wasm_gemm';
 import { setWasmKernelsEnabled } from '../../src/engine/kernels/wasm_kernels';
@@ -18,9 +18,8 @@ import { LoadedModel } from '../../src/engine/model';
 import { inputGradient } from '../../src/engine/methods/gradients';
 import { disposeGraph, type Graph } from '../../src/engine/graph/ir';
 import { node, randomTensor } from '../helpers/graphs';
-import { bits, withThreads, workerReady } from '../helpers/kernelThreads';
+import { bits, KERNEL_THREADS_SKIP, kernelThreadHooks, withThreads } from '../helpers/kernelThreads';
 
-const threadsAvailable = typeof SharedArrayBuffer !== 'undefined';
 
 /**
  * Runs `f` with kernel threads until the worker has taken a piece of one run (a worker asleep after 20 ms
@@ -62,15 +61,9 @@ describe('gemmPieces', () => {
   });
 });
 
-describe('kernel threads on the threaded wasm build', { skip: threadsAvailable ? false : 'no SharedArrayBuffer: no kernel threads' }, () => {
-  before(async () => {
-    // One XNNPACK thread and one kernel thread, as on the 2-core machines the automatic choice is made for.
-    setWasmThreads(1);
-    setKernelWorkersOption(1);
-    await initBackend('wasm');
-    await workerReady();
-  });
-  after(() => stopKernelThreads());
+describe('kernel threads on the threaded wasm build', { skip: KERNEL_THREADS_SKIP }, () => {
+  before(kernelThreadHooks.start);
+  after(kernelThreadHooks.stop);
 
   it('reports the kernel thread beside the engine thread', () => {
     assert.match(threadsLabel() ?? '', /\+ 1 kernel thread$/);
