@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_STEPS } from '../src/engine/featureVis/filters';
 import { DREAM_DEFAULTS } from '../src/engine/featureVis/dream';
 import { countModelFlops, methodFlops, type ModelFlops } from './lib/flops';
-import { coldOurs, coldTorch, measureOurs, measureTorch, type MeasureContext, type MethodSpec } from './lib/measure';
+import { coldOurs, coldTorch, heavyWarmup, measureOurs, measureTorch, type MeasureContext, type MethodSpec } from './lib/measure';
 import { MODEL_IDS, findModels, findTorch, type BenchModel } from './lib/models';
 import { runChild } from './lib/proc';
 import {
@@ -215,7 +215,7 @@ async function main(): Promise<void> {
     `${python ? `, PyTorch ${machine.torch} (${torchThreads} threads)` : ''}; ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${elapsedS().toFixed(0)} s`);
   out.push('', '### Warm latency (one map, batch 1, after warm-up)', '', latencyTable(summaries));
   out.push('', `Single-pass methods: median of per-process medians over the rounds (each process: ${ctx.warmup ?? 2} warm-up maps, then ${runs} timed); ` +
-    `SmoothGrad (25 samples) and Integrated Gradients (50 steps), ours in automatic batches (≤ 8), PyTorch's in batches of 16: ${ctx.heavyFirst ? 'the first map of a fresh process after one forward pass (first-call costs included, on both sides)' : `2 warm-up maps (during the first, our gradient helper loads the model), then one timed`}, median over rounds. ` +
+    `SmoothGrad (25 samples) and Integrated Gradients (50 steps), ours in automatic batches (≤ 8, ≤ 32 under 8 MB per image), PyTorch's in batches of 16: ${ctx.heavyFirst ? 'the first map of a fresh process after one forward pass (first-call costs included, on both sides)' : `${heavyWarmup(ctx)} warm-up maps (our gradient helper loads the model once the first has ended), then one timed`}, median over rounds. ` +
     'ours/PyTorch: ratio of the medians (min–max of the per-round ratios); min/min: fastest map against fastest map, the figure least disturbed by other processes. ' +
     'Load: model load in the measuring process. Peak RSS: that process\'s high-water mark.');
   if (summaries.some((r) => r.featureVis)) {

@@ -79,9 +79,8 @@ export async function measureOurs(ctx: MeasureContext, model: BenchModel, method
   }
   if (!method.heavy || !ctx.heavyFirst) {
     const runs = method.heavy ? 1 : ctx.runs;
-    // Heavy rows get the same warm-up maps as the others: the engine's gradient helpers load the model in the
-    // background during the first map and take part from the next one on (the steady state of an engine).
-    const warmup = ctx.warmup === undefined ? [] : ['--warmup', String(ctx.warmup)];
+    const count = method.heavy ? heavyWarmup(ctx) : ctx.warmup;
+    const warmup = count === undefined ? [] : ['--warmup', String(count)];
     const args = [ctx.cli, 'bench', '--model', model.path, '--method', method.id, '--runs', String(runs), ...warmup, '--json', ...oursArgs(ctx)];
     const r = await runChild(process.execPath, args, { cwd: ctx.root, timeoutMs: ctx.timeoutMs });
     const j = parseJsonOutput(r, `saliency-lens bench ${model.id} ${method.id}`);
@@ -109,6 +108,15 @@ function torchArgs(ctx: MeasureContext, model: BenchModel, method: string, runs:
   return args;
 }
 
+/**
+ * Warm-up maps before a heavy row's timed map, on both sides: one more than the others get, because the engine's
+ * gradient helper starts loading the model when the first map ends and, maps following each other without a
+ * pause, takes part from the third on (the steady state of an engine).
+ */
+export function heavyWarmup(ctx: MeasureContext): number {
+  return (ctx.warmup ?? 2) + 1;
+}
+
 /** PyTorch's warm latency for the same model and method, with the same warm-up scheme as ours. */
 export async function measureTorch(ctx: MeasureContext, model: BenchModel, method: MethodSpec): Promise<Sample> {
   if (!ctx.python) throw new Error('no PyTorch');
@@ -116,7 +124,7 @@ export async function measureTorch(ctx: MeasureContext, model: BenchModel, metho
   const args = method.featureVis
     ? [...torchArgs(ctx, model, method.id, 1, ctx.heavyFirst ? 0 : 1), '--layer', model.featureLayer.torch, '--fv-steps', String(method.featureVis.steps)]
     : !method.heavy ? torchArgs(ctx, model, method.id, ctx.runs, warmup)
-      : torchArgs(ctx, model, method.id, 1, ctx.heavyFirst ? 0 : warmup);
+      : torchArgs(ctx, model, method.id, 1, ctx.heavyFirst ? 0 : heavyWarmup(ctx));
   const r = await runChild(ctx.python, args, { cwd: ctx.root, timeoutMs: ctx.timeoutMs });
   const j = parseJsonOutput(r, `torch_reference.py ${model.id} ${method.id}`);
   return {

@@ -99,20 +99,23 @@ export class GradientPool implements GradientHelpers {
     return msPerPass >= (this.options.minPassMs ?? MIN_PASS_MS) ? this.size : 0;
   }
 
-  /**
-   * Helpers that hold the model now. The others start loading it (seconds for a large model) and join a
-   * later job: the engine does not wait for them.
-   */
+  /** Helpers that hold the model now. */
   readyFor(model: LoadedModel): number {
     const key = modelKey(model);
-    const ready = this.helpers.filter((h) => h.model === key).length;
-    if (ready < this.size && this.preparing !== key) {
-      this.preparing = key;
-      void this.prepare(model).finally(() => {
-        if (this.preparing === key) this.preparing = undefined;
-      });
-    }
-    return ready;
+    return this.helpers.filter((h) => h.model === key).length;
+  }
+
+  /**
+   * Starts the helpers that do not hold the model loading it (seconds for a large model), unless they are, and
+   * computing the first pass of `warmUp` (building the kernel variants its kind of pass uses).
+   */
+  getReady(model: LoadedModel, warmUp?: GradientJob): void {
+    const key = modelKey(model);
+    if (this.readyFor(model) >= this.size || this.preparing === key) return;
+    this.preparing = key;
+    void this.prepare(model, warmUp).finally(() => {
+      if (this.preparing === key) this.preparing = undefined;
+    });
   }
 
   /** Starts the helpers on a job; resolves when every one of them has stopped taking part in it. */
@@ -128,10 +131,10 @@ export class GradientPool implements GradientHelpers {
     });
   }
 
-  /** Starts the helpers and loads a model into each; resolves when all have it (or stopped trying). */
-  prepare(model: LoadedModel): Promise<void> {
+  /** Starts the helpers and loads a model into each (then warms it up on `warmUp`); resolves when all have it (or stopped trying). */
+  prepare(model: LoadedModel, warmUp?: GradientJob): Promise<void> {
     const id = this.nextJob++;
-    return this.each(id, modelKey(model), { type: 'load', id, modelPath: model.path, mtimeMs: model.mtimeMs }, () => false);
+    return this.each(id, modelKey(model), { type: 'load', id, modelPath: model.path, mtimeMs: model.mtimeMs, warmUp }, () => false);
   }
 
   /** Stops every helper (they start again at the next job). */

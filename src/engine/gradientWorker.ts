@@ -6,6 +6,7 @@
 import { readlinkSync, statSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
 import { oneLine } from '../shared/errors';
 import { initBackend, setKernelWorkersOption, setWasmThreads } from './backend';
 import type { EngineToHelper, GradientWorkerData, HelperMessage, JobMessage, LoadMessage } from './gradientWorkerProtocol';
@@ -77,7 +78,11 @@ async function start(): Promise<void> {
   port.on('message', (message: EngineToHelper) => {
     const work = message.type === 'job'
       ? () => run(message)
-      : async () => void (await modelFor(message), post({ type: 'loaded', id: message.id }));
+      : async () => {
+        const loaded = await modelFor(message);
+        if (message.warmUp) tf.dispose(chunkSums(loaded, message.warmUp, 0, 1));
+        post({ type: 'loaded', id: message.id });
+      };
     queue = queue.then(work).catch((err: unknown) => {
       post({ type: 'failed', id: message.id, message: oneLine(err) });
       // A kernel that threw may have left the backend unusable: the engine replaces this helper.

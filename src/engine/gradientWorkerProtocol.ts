@@ -28,6 +28,8 @@ export interface LoadMessage {
   id: number;
   modelPath: string;
   mtimeMs: number;
+  /** A job whose first pass the helper computes once loaded, so that its kernel variants are built before a job needs them. */
+  warmUp?: GradientJob;
 }
 
 /** Engine → helper messages. */

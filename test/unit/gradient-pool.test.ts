@@ -55,6 +55,7 @@ function fakeHelpers(model: LoadedModel, lose: number, stats: { delivered: numbe
   return {
     helpersFor: () => 1,
     readyFor: () => 1,
+    getReady: () => undefined,
     run: async (_m, job, chunks, claims, deliver) => {
       for (let claimed = 0; ; claimed++) {
         await new Promise((r) => setImmediate(r));
@@ -97,7 +98,7 @@ test('helpers are not used when their model copy would not leave one image of me
   const model = LoadedModel.fromGraph(tinyCnn(3));
   const x = randomTensor([1, 8, 8, 3], 4, 0, 1) as tf.Tensor4D;
   let runs = 0;
-  const helpers: GradientHelpers = { helpersFor: () => 1, readyFor: () => 1, run: async () => void runs++ };
+  const helpers: GradientHelpers = { helpersFor: () => 1, readyFor: () => 1, getReady: () => undefined, run: async () => void runs++ };
   const budget = model.residentBytes() + 1;
   const sums = await runGradientJob(model, noiseJob(x, 6), { model, pass: 'tight', budget }, { helpers }, 'test');
   assert.equal(runs, 0);
@@ -159,6 +160,7 @@ test('helper threads compute part of each job and the maps are bit-identical to 
     const dying: GradientHelpers = {
       helpersFor: (m, ms) => pool.helpersFor(m, ms),
       readyFor: (m) => pool.readyFor(m),
+      getReady: (m) => pool.getReady(m),
       run: (m, job, chunks, claims, deliver) => pool.run(m, job, chunks, claims, (i, s) => {
         deliver(i, s);
         pool.dispose();
@@ -198,11 +200,44 @@ test('idle helpers stop and give their model copy back; the next job starts them
     await pool.prepare(model);
     assert.equal(pool.readyFor(model), 1, 'the helper holds the model');
     await new Promise((r) => setTimeout(r, 600));
-    assert.equal(pool.readyFor(model), 0, 'stopped after 200 ms idle (and now loading again)');
-    await pool.prepare(model);
+    assert.equal(pool.readyFor(model), 0, 'stopped after 200 ms idle');
+    // The next job runs without waiting for a helper, kernel threads open; its end starts one loading.
+    const computing: boolean[] = [];
+    const x = randomTensor([1, model.height, model.width, model.channels], 8, 0, 1) as tf.Tensor4D;
+    const out = await runMethod('smoothgrad', model, x, [2], {
+      helpers: pool, options: { samples: 6, seed: 1, batch: 2 }, checkpoint: async () => void computing.push(pool.computing),
+    });
+    tf.dispose([x, out.attribution]);
+    assert.ok(computing.length > 0 && computing.every((c) => !c), 'no helper loaded or computed during the job');
+    assert.equal(pool.computing, true, 'a helper started loading when the job ended');
+    for (let i = 0; i < 600 && pool.readyFor(model) === 0; i++) await new Promise((r) => setTimeout(r, 50));
     assert.equal(pool.readyFor(model), 1, 'a new helper holds the model again');
   } finally {
     pool.dispose();
     model.dispose();
   }
+});
+
+test('a job with no helper ready runs on the engine and gets helpers ready only when it has ended', async () => {
+  await testBackend();
+  const model = LoadedModel.fromGraph(tinyCnn(3));
+  const x = randomTensor([1, 8, 8, 3], 4, 0, 1) as tf.Tensor4D;
+  const events: string[] = [];
+  let ready = 0;
+  const helpers: GradientHelpers = {
+    helpersFor: () => 1,
+    readyFor: () => ready,
+    getReady: () => void events.push('getReady'),
+    run: async () => void events.push('run'),
+  };
+  const ctx = { helpers, checkpoint: async () => void events.push('chunk') };
+  const sums = await runGradientJob(model, noiseJob(x, 6), 2, ctx, 'test');
+  assert.deepEqual(events, ['chunk', 'chunk', 'chunk', 'getReady']);
+  events.length = 0;
+  ready = 1;
+  const helped = await runGradientJob(model, noiseJob(x, 6), 2, ctx, 'test');
+  assert.ok(events.includes('run') && !events.includes('getReady'), `with a helper ready: ${events.join(' ')}`);
+  tf.dispose([...sums, ...helped]);
+  x.dispose();
+  disposeGraph(model.graph);
 });

@@ -16,8 +16,10 @@ export type Chunk = [start: number, size: number];
 export interface GradientHelpers {
   /** Helpers that would take part in jobs on this model with passes of this cost (0: run alone). */
   helpersFor(model: LoadedModel, msPerPass: number): number;
-  /** Of those, the ones ready now (the others get ready for a later job). */
+  /** Of those, the ones holding the model now. */
   readyFor(model: LoadedModel): number;
+  /** Starts the others loading the model and warming up on a pass of `job`, for a later job (the engine does not wait). */
+  getReady(model: LoadedModel, job: GradientJob): void;
   /**
    * Starts the helpers on a job: each claims chunk indices with Atomics.add(claims, 0, 1) until none is left
    * or claims[1] is set (cancelled), and hands over each chunk's sums (as chunkSums returns them) to
@@ -122,6 +124,7 @@ export async function runGradientJob(model: LoadedModel, job: GradientJob, batch
     await (ctx.checkpoint ? ctx.checkpoint() : new Promise<void>((resolve) => setImmediate(resolve)));
   };
   const claims = new Int32Array(new SharedArrayBuffer(8));
+  let getReadyAfter = false;
   try {
     let first: Chunk | undefined;
     const unknownCost = passMs.get(model)?.get(pass) === undefined || (typeof batch !== 'number' && bytesPerImage(model, batch.pass) === undefined);
@@ -143,6 +146,9 @@ export async function runGradientJob(model: LoadedModel, job: GradientJob, batch
       if (perSide < perImage) helpers = 0;
       else size = autoBatchSize({ ...batch, budget: perSide });
     }
+    // With no helper ready, this job runs on the engine and its kernel threads, which a loading helper would
+    // pause (it would starve beside them at its lower priority); helpers get ready when the job ends.
+    getReadyAfter = helpers > 0 && ctx.helpers!.readyFor(model) === 0;
     // The probe is chunk 0 of the plan, so chunk indices stay in pass order.
     const balanced = typeof batch !== 'number';
     const chunks = first ? [first, ...plan(start, job.count, size, balanced)] : plan(0, job.count, size, balanced);
@@ -174,5 +180,6 @@ export async function runGradientJob(model: LoadedModel, job: GradientJob, batch
   } finally {
     closed = true;
     sums.dispose();
+    if (getReadyAfter) ctx.helpers!.getReady(model, job);
   }
 }
