@@ -390,6 +390,5 @@ export class EngineClient {
 }
 
 function sameEnv(a: EngineEnv, b: EngineEnv): boolean {
-  return a.SALIENCY_LENS_BACKEND === b.SALIENCY_LENS_BACKEND && a.SALIENCY_LENS_THREADS === b.SALIENCY_LENS_THREADS
-    && a.SALIENCY_LENS_WORKERS === b.SALIENCY_LENS_WORKERS && a.SALIENCY_LENS_KERNEL_WORKERS === b.SALIENCY_LENS_KERNEL_WORKERS;
+  return (Object.keys(a) as (keyof EngineEnv)[]).every((k) => a[k] === b[k]);
 }
