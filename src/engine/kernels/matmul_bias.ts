@@ -1,9 +1,8 @@
 /** a · b + bias as one JS kernel on our wasm SIMD GEMM, split across the kernel threads (XNNPACK's matMul runs on one). */
 import * as tf from '@tensorflow/tfjs-core';
 import { defineJsKernel, runJsKernel } from './js_kernel';
-import { runPieces, splitFor } from './kernelThreads';
 import { kernelModuleOf, wasmKernelsFor } from './wasm_kernels';
-import { gemmPieces } from './wasm_gemm';
+import { runGemm } from './wasm_gemm';
 
 const MATMUL_BIAS = 'SaliencyLensMatMulBias';
 defineJsKernel({
@@ -14,9 +13,7 @@ defineJsKernel({
   body: ([a, b, bias], [[rows, inner], [, cols]], [c]) => {
     const simd = wasmKernelsFor(a, b, c, ...(bias ? [bias] : []));
     if (simd) {
-      const kernels = kernelModuleOf(simd);
-      const pieces = gemmPieces(a.byteOffset, b.byteOffset, c.byteOffset, 1, rows, inner, cols, bias ? bias.byteOffset : 0, splitFor(kernels, rows * inner * cols));
-      runPieces(kernels, 'gemmBatched', pieces);
+      runGemm(kernelModuleOf(simd), a.byteOffset, b.byteOffset, c.byteOffset, 1, rows, inner, cols, bias ? bias.byteOffset : 0);
       return;
     }
     for (let r = 0; r < rows; r++) {

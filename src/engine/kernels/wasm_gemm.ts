@@ -4,6 +4,7 @@
  * when another process holds a core) and keep a packed copy of every weight matrix.
  */
 import { FnBuilder, SIMD } from './wasm_asm';
+import { type KernelModule, runPieces, splitFor } from './kernelThreads';
 
 /**
  * gemmBatched(a, b, c, batch, rows, inner, cols, bias, ld): c[k] = a[k] · b[k] (+ bias [cols] unless bias is
@@ -90,4 +91,9 @@ export function gemmPieces(
     const [c0, c1] = [lo * 8, hi === colBlocks ? cols : hi * 8];
     return [a, b + c0 * 4, c + c0 * 4, 1, rows, inner, c1 - c0, bias && bias + c0 * 4, cols];
   });
+}
+
+/** gemmBatched on byte addresses a, b, c and bias (0: none), split into gemmPieces across the kernel threads. */
+export function runGemm(kernels: KernelModule, a: number, b: number, c: number, batch: number, rows: number, inner: number, cols: number, bias: number): void {
+  runPieces(kernels, 'gemmBatched', gemmPieces(a, b, c, batch, rows, inner, cols, bias, splitFor(kernels, batch * rows * inner * cols)));
 }

@@ -5,7 +5,7 @@
 import { defineJsKernel } from './js_kernel';
 import { WINOGRAD_F2, WINOGRAD_F4, type WinogradVariant } from './wasm_winograd';
 import { kernelModuleOf, wasmKernelsFor } from './wasm_kernels';
-import { gemmPieces } from './wasm_gemm';
+import { runGemm } from './wasm_gemm';
 import { runPieces, splitFor } from './kernelThreads';
 
 /** Kernel names. */
@@ -104,9 +104,7 @@ defineJsKernel({
   body: ([a, b], [[batch, rows, inner], [, , cols]], [c]) => {
     const simd = wasmKernelsFor(a, b, c);
     if (simd) {
-      const kernels = kernelModuleOf(simd);
-      const pieces = gemmPieces(a.byteOffset, b.byteOffset, c.byteOffset, batch, rows, inner, cols, 0, splitFor(kernels, batch * rows * inner * cols));
-      runPieces(kernels, 'gemmBatched', pieces);
+      runGemm(kernelModuleOf(simd), a.byteOffset, b.byteOffset, c.byteOffset, batch, rows, inner, cols, 0);
       return;
     }
     for (let k = 0; k < batch; k++) {
