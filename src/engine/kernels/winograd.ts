@@ -9,9 +9,8 @@ import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { type ConvPad, convGeometry } from './conv_plan';
 import { runJsKernel } from './js_kernel';
 import { subKernel } from './kernel_cache';
-import type { WinogradVariant } from './wasm_winograd';
 import { wasmKernelsReady } from './wasm_kernels';
-import { BATCHED_GEMM, WINOGRAD_INPUT, WINOGRAD_OUTPUT, winogradVariant } from './winograd_kernels';
+import { BATCHED_GEMM, WINOGRAD_INPUT, WINOGRAD_KERNEL, WINOGRAD_OUTPUT } from './winograd_kernels';
 
 /**
  * Channel pairs above which F(2×2) replaces F(4×4): the transformed kernels take α²/9 of the weight's
@@ -60,38 +59,9 @@ export function winogradSuits(xShape: number[], kernelShape: number[], strides: 
   return wasmKernelsReady() && decisionThreads() <= MAX_THREADS;
 }
 
-/**
- * U = G g Gᵀ for every channel pair: α² matrices [ci, co], in float64. `flipped`: the kernel of the
- * input gradient instead (taps reversed, in and out swapped: [co, ci]), without materialising it.
- */
-function transformKernel(kernel: tf.Tensor4D, flipped: boolean, { alpha: A, g: G }: WinogradVariant): Float32Array {
-  const [, , ci, co] = kernel.shape;
-  const g = kernel.dataSync();
-  const plane = ci * co;
-  const out = new Float32Array(A * A * plane);
-  const gg = new Float64Array(A * 3); // G g for one channel pair: α rows × 3 columns
-  const tap = (a: number, b: number): number => (flipped ? (2 - a) * 3 + 2 - b : a * 3 + b) * plane;
-  for (let e = 0; e < plane; e++) {
-    const dst = flipped ? (e % co) * ci + Math.floor(e / co) : e;
-    for (let i = 0; i < A; i++) {
-      for (let b = 0; b < 3; b++) gg[i * 3 + b] = G[i][0] * g[tap(0, b) + e] + G[i][1] * g[tap(1, b) + e] + G[i][2] * g[tap(2, b) + e];
-    }
-    for (let i = 0; i < A; i++) {
-      for (let j = 0; j < A; j++) {
-        const r = G[j];
-        out[(i * A + j) * plane + dst] = gg[i * 3] * r[0] + gg[i * 3 + 1] * r[1] + gg[i * 3 + 2] * r[2];
-      }
-    }
-  }
-  return out;
-}
-
 /** The transformed kernels [α², ci, co] ([α², co, ci] flipped), cached with the weight they came from. */
-function transformedKernels(kernel: tf.Tensor4D, flipped: boolean, variant: WinogradVariant): tf.Tensor3D {
-  const [, , ci, co] = kernel.shape;
-  const p = variant.alpha * variant.alpha;
-  return subKernel(kernel, `winograd ${variant.m} ${flipped}`,
-    () => tf.tensor3d(transformKernel(kernel, flipped, variant), flipped ? [p, co, ci] : [p, ci, co]));
+function transformedKernels(kernel: tf.Tensor4D, flipped: boolean, m: 2 | 4): tf.Tensor3D {
+  return subKernel(kernel, `winograd ${m} ${flipped}`, () => runJsKernel(WINOGRAD_KERNEL, [kernel], { m, flipped }) as tf.Tensor3D);
 }
 
 /**
@@ -107,7 +77,7 @@ export function winogradConv2d(x: tf.Tensor4D, kernel: tf.Tensor4D, pad: ConvPad
   const { outH: ho, outW: wo } = geo;
   const tilesH = Math.ceil(ho / m);
   const tilesW = Math.ceil(wo / m);
-  const u = transformedKernels(kernel, flipped, winogradVariant(m));
+  const u = transformedKernels(kernel, flipped, m);
   return tf.tidy(() => {
     const v = runJsKernel(WINOGRAD_INPUT, [x], { m, tilesH, tilesW, pt: geo.pad[0], pl: geo.pad[2] });
     const prod = runJsKernel(BATCHED_GEMM, [v, u]);
