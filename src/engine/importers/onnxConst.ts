@@ -23,14 +23,57 @@ function alloc(t: ConstTensor, n: number): Float32Array | Float64Array {
   return t.kind === 'float' ? new Float32Array(n) : new Float64Array(n);
 }
 
+/** Side of the square blocks in which transposeConst moves an input's first axis to the end. */
+const TRANSPOSE_BLOCK = 32;
+
+/**
+ * The transpose of a constant whose first axis becomes the output's last (ONNX conv kernels OIHW → HWIO,
+ * Gemm's transB): the input as a matrix [first axis, the rest], copied in square blocks so that both the
+ * strided reads and the writes stay in cache (element by element it read one cache line per float).
+ */
+function transposeFirstToLast(t: ConstTensor, perm: readonly number[], outDims: number[]): ConstTensor {
+  const rows = t.dims[0];
+  const cols = t.data.length / rows;
+  // Where each column of the input matrix starts in the output: its index over the output's leading axes.
+  const outStrides = stridesOf(outDims);
+  const strideOfInAxis = new Array<number>(t.dims.length).fill(0);
+  perm.forEach((p, i) => (strideOfInAxis[p] = outStrides[i]));
+  const dstOf = new Int32Array(cols);
+  const idx = new Array<number>(t.dims.length).fill(0);
+  for (let j = 0, dst = 0; j < cols; j++) {
+    dstOf[j] = dst;
+    for (let a = t.dims.length - 1; a >= 1; a--) {
+      idx[a]++;
+      dst += strideOfInAxis[a];
+      if (idx[a] < t.dims[a]) break;
+      dst -= strideOfInAxis[a] * t.dims[a];
+      idx[a] = 0;
+    }
+  }
+  const out = alloc(t, t.data.length);
+  const src = t.data;
+  for (let j0 = 0; j0 < cols; j0 += TRANSPOSE_BLOCK) {
+    const j1 = Math.min(cols, j0 + TRANSPOSE_BLOCK);
+    for (let o0 = 0; o0 < rows; o0 += TRANSPOSE_BLOCK) {
+      const o1 = Math.min(rows, o0 + TRANSPOSE_BLOCK);
+      for (let j = j0; j < j1; j++) {
+        const d = dstOf[j];
+        for (let o = o0; o < o1; o++) out[d + o] = src[o * cols + j];
+      }
+    }
+  }
+  return like(t, outDims, out);
+}
+
 /** Transposes a constant: output axis i is input axis perm[i]. */
 export function transposeConst(t: ConstTensor, perm: readonly number[]): ConstTensor {
   if (perm.every((p, i) => p === i)) return t;
   const outDims = perm.map((p) => t.dims[p]);
+  const rank = outDims.length;
+  if (perm[rank - 1] === 0 && t.dims[0] > 1 && t.data.length > 0) return transposeFirstToLast(t, perm, outDims);
   const inStrides = stridesOf(t.dims);
   const stepIn = perm.map((p) => inStrides[p]);
   const out = alloc(t, t.data.length);
-  const rank = outDims.length;
   const inner = outDims[rank - 1];
   const innerStep = stepIn[rank - 1];
   const idx = new Array<number>(rank).fill(0);
