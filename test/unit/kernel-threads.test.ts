@@ -11,6 +11,7 @@ import { gemmConv2d, gemmConvSuits } from '../../src/engine/kernels/gemm_conv';
 import { runJsKernel, setFastGradientsEnabled } from '../../src/engine/kernels/js_kernel';
 import { injectKernelThreadFault, kernelThreadsNote, kernelWorkerPieces, setKernelThreadsGate, splitRange } from '../../src/engine/kernels/kernelThreads';
 import { matMulBias } from '../../src/engine/kernels/matmul_bias';
+import { subKernelBytes } from '../../src/engine/kernels/kernel_cache';
 import { gemmPieces } from '../../src/engine/kernels/wasm_gemm';
 import { setWasmKernelsEnabled } from '../../src/engine/kernels/wasm_kernels';
 import type { ConvPad } from '../../src/engine/kernels/conv_plan';
@@ -40,10 +41,11 @@ describe('gemmPieces', () => {
   function coverage(batch: number, rows: number, cols: number, threads: number): number[] {
     const hits = new Array<number>(batch * rows * cols).fill(0);
     const pieces = gemmPieces(0, 0, 0, batch, rows, 7, cols, 0, (n) => splitRange(n, 1e9, threads));
-    for (const [, , c, pb, pr, , pc, , ld] of pieces) {
-      assert.equal(ld, cols);
+    for (const [, , c, pb, pr, , pc, , ldb, ldc] of pieces) {
+      assert.equal(ldb, cols);
+      assert.equal(ldc, cols);
       for (let k = 0; k < pb; k++) {
-        for (let r = 0; r < pr; r++) for (let q = 0; q < pc; q++) hits[c / 4 + (k * rows + r) * ld + q]++;
+        for (let r = 0; r < pr; r++) for (let q = 0; q < pc; q++) hits[c / 4 + (k * rows + r) * ldc + q]++;
       }
     }
     return hits;
@@ -59,6 +61,16 @@ describe('gemmPieces', () => {
     const colsSplit = gemmPieces(0, 0, 0, 1, 7, 3, 64, 0, (n) => splitRange(n, 1e9, 2));
     assert.ok(colsSplit.length > 1 && colsSplit.every((p) => p[4] === 7 && p[6] % 8 === 0), 'column pieces keep every row');
   });
+  it('steps through a padded b by its own row length, in every kind of piece', () => {
+    const ldb = 24;
+    const byBatch = gemmPieces(0, 0, 0, 2, 3, 5, 8, 0, (n) => splitRange(n, 1e9, 2), ldb);
+    // A batch piece starting at product k starts at c = k·3·8 floats and b = k·5·ldb floats.
+    assert.ok(byBatch.length > 1 && byBatch.every((p) => p[1] / (5 * ldb) === p[2] / (3 * 8) && p[8] === ldb && p[9] === 8));
+    const byRows = gemmPieces(0, 0, 0, 1, 1001, 3, 8, 0, (n) => splitRange(n, 1e9, 2), ldb);
+    assert.ok(byRows.length > 1 && byRows.every((p) => p[1] === 0 && p[8] === ldb && p[9] === 8));
+    const byCols = gemmPieces(0, 0, 0, 1, 7, 3, 64, 0, (n) => splitRange(n, 1e9, 2), 80);
+    assert.ok(byCols.length > 1 && byCols.every((p) => p[1] === p[2] && p[8] === 80 && p[9] === 64));
+  });
 });
 
 describe('kernel threads on the threaded wasm build', { skip: KERNEL_THREADS_SKIP }, () => {
@@ -70,12 +82,15 @@ describe('kernel threads on the threaded wasm build', { skip: KERNEL_THREADS_SKI
   });
 
   it('matMulBias equals a float64 product, split or not, bit for bit', () => {
-    for (const [rows, inner, cols, bias] of [[49, 300, 68, true], [517, 33, 16, false], [3, 10, 12, true], [1030, 64, 148, false]] as const) {
+    // The last two read b through a copy with padded rows (1024 rows or more, 256 columns): by columns and by rows.
+    const cases = [[49, 300, 68, true], [517, 33, 16, false], [3, 10, 12, true], [1030, 64, 148, false], [9, 1030, 256, true], [40, 1024, 256, false]] as const;
+    for (const [rows, inner, cols, bias] of cases) {
       const a = randomTensor([rows, inner], rows);
       const b = randomTensor([inner, cols], cols);
       const bv = bias ? randomTensor([cols], 5) : undefined;
       const pieces = kernelWorkerPieces();
       const split = splitRun(() => matMulBias(a, b, bv));
+      assert.equal(subKernelBytes([b]) > 0, inner >= 1024, `${rows}×${inner}×${cols}: padded copy of b`);
       if (rows * inner * cols >= 1e6) assert.ok(kernelWorkerPieces() > pieces, `the worker took pieces of ${rows}×${inner}×${cols}`);
       const alone = withThreads(false, () => matMulBias(a, b, bv));
       assert.deepEqual(bits(split), bits(alone), `${rows}×${inner}×${cols}: split = unsplit`);

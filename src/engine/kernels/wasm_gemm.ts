@@ -7,25 +7,25 @@ import { FnBuilder, SIMD } from './wasm_asm';
 import { type KernelModule, runPieces, splitFor } from './kernelThreads';
 
 /**
- * gemmBatched(a, b, c, batch, rows, inner, cols, bias, ld): c[k] = a[k] · b[k] (+ bias [cols] unless bias is
- * 0) for k < batch, with a [batch, rows, inner], b [batch, inner, ld], c [batch, rows, ld] of which the first
- * cols columns are used (ld ≥ cols, cols a multiple of 4; a column range of a wider product is a piece). Each
+ * gemmBatched(a, b, c, batch, rows, inner, cols, bias, ldb, ldc): c[k] = a[k] · b[k] (+ bias [cols] unless bias
+ * is 0) for k < batch, with a [batch, rows, inner], b [batch, inner, ldb], c [batch, rows, ldc] of which the first
+ * cols columns are used (ldb, ldc ≥ cols, cols a multiple of 4; a column range of a wider product is a piece). Each
  * output sums its products in inner order whatever the blocking, so a row computes the same bits in any piece
  * of a split. Blocks of 4 rows × 8 columns keep 8 accumulators in registers (V8 has 16 on x64: 4 × 16 spills
  * and runs at half the speed; 4 × 8 measured 40–44 GFLOP/s on one thread, XNNPACK's matMul 28–34); edges use
  * 1-row and 4-column blocks.
  */
 export function gemmBatched(rowsPerBlock = 4, vecsPerBlock = 2): FnBuilder {
-  const f = new FnBuilder('gemmBatched', 9);
-  const [a, b, c, batch, rows, inner, cols, bias, ld] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const f = new FnBuilder('gemmBatched', 10);
+  const [a, b, c, batch, rows, inner, cols, bias, ldb, ldc] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const [k, r0, c0, kk, ak, bk, ck, aRow, bRow, cRow, pb] = Array.from({ length: 11 }, () => f.i32());
   const pa = Array.from({ length: rowsPerBlock }, () => f.i32());
   const acc = Array.from({ length: rowsPerBlock * vecsPerBlock }, () => f.v128());
   const bv = Array.from({ length: vecsPerBlock }, () => f.v128());
   const av = f.v128();
   f.get(inner).const(2).shl().set(aRow);
-  f.get(ld).const(2).shl().set(bRow);
-  f.get(ld).const(2).shl().set(cRow);
+  f.get(ldb).const(2).shl().set(bRow);
+  f.get(ldc).const(2).shl().set(cRow);
 
   /** acc = a[r0 .. r0+R) · b[:, c0 .. c0+4Q), stored to c. */
   const block = (R: number, Q: number): void => {
@@ -69,13 +69,15 @@ export function gemmBatched(rowsPerBlock = 4, vecsPerBlock = 2): FnBuilder {
 /**
  * Argument lists of gemmBatched for `threads` threads: pieces over the batch when it is large, else over rows
  * in whole 4-row blocks (a split inside a block would run 1-row blocks, 4× slower per flop), else over columns
- * in whole 8-column blocks (few rows: every row piece would stream all of b). Byte addresses a, b, c, bias.
+ * in whole 8-column blocks (few rows: every row piece would stream all of b). Byte addresses a, b, c, bias; b's
+ * rows `ldb` floats apart (c's are cols apart).
  */
 export function gemmPieces(
   a: number, b: number, c: number, batch: number, rows: number, inner: number, cols: number, bias: number, pieces: (count: number) => [number, number][],
+  ldb = cols,
 ): number[][] {
   if (batch > 1) {
-    return pieces(batch).map(([lo, hi]) => [a + lo * rows * inner * 4, b + lo * inner * cols * 4, c + lo * rows * cols * 4, hi - lo, rows, inner, cols, bias, cols]);
+    return pieces(batch).map(([lo, hi]) => [a + lo * rows * inner * 4, b + lo * inner * ldb * 4, c + lo * rows * cols * 4, hi - lo, rows, inner, cols, bias, ldb, cols]);
   }
   const rowBlocks = Math.ceil(rows / 4);
   const byRows = pieces(rowBlocks);
@@ -83,17 +85,19 @@ export function gemmPieces(
   if (byRows.length > 1 && rowBlocks >= 2 * byRows.length) {
     return byRows.map(([lo, hi]) => {
       const [r0, r1] = [lo * 4, Math.min(rows, hi * 4)];
-      return [a + r0 * inner * 4, b, c + r0 * cols * 4, 1, r1 - r0, inner, cols, bias, cols];
+      return [a + r0 * inner * 4, b, c + r0 * cols * 4, 1, r1 - r0, inner, cols, bias, ldb, cols];
     });
   }
   const colBlocks = Math.floor(cols / 8);
   return pieces(Math.max(1, colBlocks)).map(([lo, hi]) => {
     const [c0, c1] = [lo * 8, hi === colBlocks ? cols : hi * 8];
-    return [a, b + c0 * 4, c + c0 * 4, 1, rows, inner, c1 - c0, bias && bias + c0 * 4, cols];
+    return [a, b + c0 * 4, c + c0 * 4, 1, rows, inner, c1 - c0, bias && bias + c0 * 4, ldb, cols];
   });
 }
 
 /** gemmBatched on byte addresses a, b, c and bias (0: none), split into gemmPieces across the kernel threads. */
-export function runGemm(kernels: KernelModule, a: number, b: number, c: number, batch: number, rows: number, inner: number, cols: number, bias: number): void {
-  runPieces(kernels, 'gemmBatched', gemmPieces(a, b, c, batch, rows, inner, cols, bias, splitFor(kernels, batch * rows * inner * cols)));
+export function runGemm(
+  kernels: KernelModule, a: number, b: number, c: number, batch: number, rows: number, inner: number, cols: number, bias: number, ldb = cols,
+): void {
+  runPieces(kernels, 'gemmBatched', gemmPieces(a, b, c, batch, rows, inner, cols, bias, splitFor(kernels, batch * rows * inner * cols), ldb));
 }
