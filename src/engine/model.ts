@@ -9,6 +9,7 @@ import { loadGraphFromFile } from './importers';
 import { readModelSettings, type ModelSettings } from './image/preprocess';
 import { loadLabels } from './labels';
 import { clearKernelCache, subKernelBytes } from './kernels/kernel_cache';
+import { collectGarbage } from './garbage';
 
 /** Spatial size used when a model's input size is dynamic and nothing says otherwise. */
 export const DEFAULT_DYNAMIC_SIZE = 224;
@@ -69,7 +70,9 @@ export class LoadedModel {
     const settings = readModelSettings(path);
     const graph = await loadGraphFromFile(path, { inputSize: settings.inputSize });
     try {
-      return new LoadedModel(path, graph, settings, mtimeMs, performance.now() - start, labelsOverride);
+      const model = new LoadedModel(path, graph, settings, mtimeMs, performance.now() - start, labelsOverride);
+      collectGarbage();
+      return model;
     } catch (err) {
       disposeGraph(graph);
       throw err;
