@@ -42,10 +42,23 @@ export function kernelCacheSize(): number {
   return n;
 }
 
-/** Bytes of the sub-kernels cached for these (distinct) weights: what a second copy of a model adds to them. */
+/**
+ * Bytes of the sub-kernels cached for these (distinct) weights, and of those cached for them in turn (a padded
+ * copy of a strided conv's phase kernel): what a second copy of a model adds to its weights.
+ */
 export function subKernelBytes(weights: Iterable<tf.Tensor>): number {
   let bytes = 0;
-  for (const w of weights) for (const t of cache.get(w.dataId)?.subs.values() ?? []) bytes += t.size * 4;
+  const pending = [...weights].map((w) => w.dataId);
+  const seen = new Set<object>(pending);
+  while (pending.length) {
+    for (const t of cache.get(pending.pop()!)?.subs.values() ?? []) {
+      bytes += t.size * 4;
+      if (!seen.has(t.dataId)) {
+        seen.add(t.dataId);
+        pending.push(t.dataId);
+      }
+    }
+  }
   return bytes;
 }
 

@@ -30,6 +30,14 @@ export interface GradientHelpers {
 
 /** The first chunk of a model whose cost is unknown: small, measured, and run before any helper starts. */
 const PROBE_PASSES = 2;
+/**
+ * How far a probe's bytes per image may exceed what one side's share of the budget holds, with helpers still
+ * used (one image per side): a probe of PROBE_PASSES counts the batch's fixed part (input, noise, sums) over
+ * two images (ResNet-18: 81 MB per image against 67 for later batches). Running alone instead grows the
+ * engine's wasm heap for good, and a helper that joins a later job adds its own: peak RSS 1000 MB against
+ * 880 with the helper from the start.
+ */
+const PROBE_OVERESTIMATE = 0.85;
 
 /** Per model and kind of pass, the fastest time of one pass seen on the engine's thread (ms). */
 const passMs = new WeakMap<LoadedModel, Map<string, number>>();
@@ -143,7 +151,7 @@ export async function runGradientJob(model: LoadedModel, job: GradientJob, batch
       const budget = batch.budget ?? BATCH_MEMORY_BUDGET;
       const perSide = (budget - helpers * model.residentBytes()) / (1 + helpers);
       const perImage = bytesPerImage(model, batch.pass) ?? Infinity;
-      if (perSide < perImage) helpers = 0;
+      if (perSide < perImage * PROBE_OVERESTIMATE) helpers = 0;
       else size = autoBatchSize({ ...batch, budget: perSide });
     }
     // With no helper ready, this job runs on the engine and its kernel threads, which a loading helper would
