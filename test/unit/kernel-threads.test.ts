@@ -11,6 +11,7 @@ import { gemmConv2d, gemmConvSuits } from '../../src/engine/kernels/gemm_conv';
 import { runJsKernel, setFastGradientsEnabled } from '../../src/engine/kernels/js_kernel';
 import { injectKernelThreadFault, kernelThreadsNote, kernelWorkerPieces, setKernelThreadsGate, splitRange } from '../../src/engine/kernels/kernelThreads';
 import { matMulBias } from '../../src/engine/kernels/matmul_bias';
+import { maskedScale } from '../../src/engine/kernels/masked_scale';
 import { subKernelBytes } from '../../src/engine/kernels/kernel_cache';
 import { gemmPieces } from '../../src/engine/kernels/wasm_gemm';
 import { setWasmKernelsEnabled } from '../../src/engine/kernels/wasm_kernels';
@@ -79,6 +80,17 @@ describe('kernel threads on the threaded wasm build', { skip: KERNEL_THREADS_SKI
 
   it('reports the kernel thread beside the engine thread', () => {
     assert.match(threadsLabel() ?? '', /\+ 1 kernel thread$/);
+  });
+
+  it('an activation gradient (maskedScale) is bit-identical split or not, and the worker takes pieces', () => {
+    const x = randomTensor([1, 56, 56, 96], 3, -2, 8);
+    const dy = randomTensor([1, 56, 56, 96], 4);
+    const pieces = kernelWorkerPieces();
+    const split = splitRun(() => maskedScale(dy, x, 0, 6.0000005, 0));
+    assert.ok(kernelWorkerPieces() > pieces, 'the worker took pieces');
+    const alone = withThreads(false, () => maskedScale(dy, x, 0, 6.0000005, 0));
+    assert.deepEqual(bits(split), bits(alone));
+    tf.dispose([x, dy, split, alone]);
   });
 
   it('matMulBias equals a float64 product, split or not, bit for bit', () => {

@@ -10,6 +10,8 @@ import { setFastGradientsEnabled } from '../../src/engine/kernels/js_kernel';
 import { clearKernelCache, kernelCacheSize } from '../../src/engine/kernels/kernel_cache';
 import { lcgValues, sizeOf } from '../helpers/values';
 import { OP_IMPLS } from '../../src/engine/graph/ops';
+import { openIntervalMask } from '../../src/engine/kernels/activations';
+import { maskedScale } from '../../src/engine/kernels/masked_scale';
 import type { AttrValue, GraphNode, OpType } from '../../src/engine/graph/ir';
 
 
@@ -167,5 +169,44 @@ describe('every executor op on wasm', () => {
   it('leaves no cached sub-kernels behind once their weights are gone', () => {
     clearKernelCache();
     assert.equal(kernelCacheSize(), 0);
+  });
+});
+
+describe('activation gradients in one kernel', () => {
+  before(async () => {
+    registerMissingKernels();
+    await tf.ready();
+  });
+
+  it('maskedScale is dy times the stock mask, bit for bit, at bounds, neighbours, denormals, infinities and NaN', async () => {
+    const near = (b: number): number[] => {
+      const a = new Float32Array([b, b, b, b]);
+      const i = new Int32Array(a.buffer);
+      i[0] += 1;
+      i[1] -= 1;
+      return [b, a[0], a[1], -b];
+    };
+    const special = [0, -0, 1e-45, -1e-45, 1.2e-38, 3.4e38, -3.4e38, Infinity, -Infinity, NaN, 0.5, 6, 7, -1, 2, -2.5];
+    // An odd length: the last elements take the scalar tail after the SIMD vectors.
+    const xs = [...special, ...[6, 2, 1, 0.5, 1e-45].flatMap(near)].slice(0, 35);
+    const dys = xs.map((_, i) => [1.5, -2, 0, -0, Infinity, 3][i % 6]);
+    const bitsOf = (v: Float32Array) => Array.from(new Int32Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength)));
+    const cases: Array<[string, number, number, number, (x: tf.Tensor) => tf.Tensor]> = [
+      ['relu', 0, Infinity, 0, (x) => tf.step(x)],
+      ['leaky 0.1', 0, Infinity, 0.1, (x) => tf.step(x, 0.1)],
+      ['relu6', 0, Math.fround(6 + 4.8e-7), 0, (x) => openIntervalMask(x, 0, Math.fround(6 + 4.8e-7))],
+      ['clip [-1, 2]', -Math.fround(1 + 1.2e-7), Math.fround(2 + 2.4e-7), 0, (x) => openIntervalMask(x, -Math.fround(1 + 1.2e-7), Math.fround(2 + 2.4e-7))],
+      ['(-inf, 2.5)', -Infinity, 2.5, 0, (x) => openIntervalMask(x, -Infinity, 2.5)],
+    ];
+    for (const backend of ['cpu', 'wasm']) {
+      for (const [name, lower, upper, alpha, mask] of cases) {
+        const got = await on(backend, () => maskedScale(tf.tensor1d(dys), tf.tensor1d(xs), lower, upper, alpha));
+        const want = await on(backend, () => tf.mul(tf.tensor1d(dys), mask(tf.tensor1d(xs))));
+        const nan = (v: Float32Array) => Array.from(v, (x) => Number.isNaN(x));
+        assert.deepEqual(nan(got), nan(want), `${backend} ${name}: NaN where the stock mask gives NaN`);
+        const finite = (v: Float32Array) => bitsOf(v).filter((_, i) => !Number.isNaN(want[i]));
+        assert.deepEqual(finite(got), finite(want), `${backend} ${name}`);
+      }
+    }
   });
 });

@@ -5,15 +5,29 @@
  * including the tie conventions at the kinks (noted per function).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { fastGradientsEnabled } from './js_kernel';
+import { fastGradientsEnabled, jsKernelsAvailable } from './js_kernel';
 import { subKernel } from './kernel_cache';
+import { maskedScale } from './masked_scale';
 
-/** Wraps f so that its gradient is dy * mask(x); mask is recomputed from the saved input, not stored. */
-function withMaskGrad(x: tf.Tensor, forward: (x: tf.Tensor) => tf.Tensor, mask: (x: tf.Tensor) => tf.Tensor): tf.Tensor {
+/** Where an activation's slope is 1: lower < x < upper (an infinite bound is no bound); alpha elsewhere. */
+interface SlopeRegion {
+  lower: number;
+  upper: number;
+  alpha: number;
+}
+
+/**
+ * Wraps f so that its gradient is dy * mask(x), mask being 1 in `region` and alpha outside; recomputed from the
+ * saved input, not stored. On cpu and wasm one kernel computes it (masked_scale.ts), elsewhere the mask ops.
+ */
+function withMaskGrad(x: tf.Tensor, forward: (x: tf.Tensor) => tf.Tensor, mask: (x: tf.Tensor) => tf.Tensor, region: SlopeRegion): tf.Tensor {
   const f = tf.customGrad((xIn, save) => {
     const xs = xIn as tf.Tensor;
     (save as tf.GradSaveFunc)([xs]);
-    return { value: forward(xs), gradFunc: (dy, saved) => tf.tidy(() => tf.mul(dy, mask(saved[0]))) };
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => jsKernelsAvailable()
+      ? maskedScale(dy, saved[0], region.lower, region.upper, region.alpha)
+      : tf.tidy(() => tf.mul(dy, mask(saved[0])));
+    return { value: forward(xs), gradFunc };
   });
   return f(x);
 }
@@ -21,7 +35,7 @@ function withMaskGrad(x: tf.Tensor, forward: (x: tf.Tensor) => tf.Tensor, mask: 
 /** ReLU; slope 1 where x > 0 (tfjs's Relu gradient without its float32-to-float32 Cast, a full copy on wasm). */
 export function reluInputGradFriendly(x: tf.Tensor): tf.Tensor {
   if (!fastGradientsEnabled()) return tf.relu(x);
-  return withMaskGrad(x, (v) => tf.relu(v), (v) => tf.step(v));
+  return withMaskGrad(x, (v) => tf.relu(v), (v) => tf.step(v), { lower: 0, upper: Infinity, alpha: 0 });
 }
 
 /** LeakyReLU; slope 1 where x > 0 and alpha elsewhere (as tfjs: alpha at x = 0). */
@@ -30,7 +44,7 @@ export function leakyReluInputGradFriendly(x: tf.Tensor, alpha: number): tf.Tens
   // PReLU with a per-channel slope of alpha is tfjs's LeakyRelu value in one XNNPACK pass (wasm's LeakyRelu
   // kernel is a scalar loop, 20× slower).
   const prelu = (v: tf.Tensor) => tf.tidy(() => tf.prelu(v, tf.fill([v.shape[v.rank - 1]], alpha)));
-  return withMaskGrad(x, prelu, (v) => tf.step(v, alpha));
+  return withMaskGrad(x, prelu, (v) => tf.step(v, alpha), { lower: 0, upper: Infinity, alpha });
 }
 
 const f32 = new Float32Array(1);
@@ -70,13 +84,14 @@ function closedIntervalMask(x: tf.Tensor, lower: number, upper: number): tf.Tens
 /** ReLU6; slope 1 where 0 < x <= 6 (tfjs's Relu6 gradient convention). */
 export function relu6InputGradFriendly(x: tf.Tensor): tf.Tensor {
   if (!fastGradientsEnabled()) return tf.relu6(x);
-  return withMaskGrad(x, (v) => tf.relu6(v), (v) => openIntervalMask(v, 0, nextUp(6)));
+  return withMaskGrad(x, (v) => tf.relu6(v), (v) => openIntervalMask(v, 0, nextUp(6)), { lower: 0, upper: nextUp(6), alpha: 0 });
 }
 
 /** clipByValue; slope 1 where min <= x <= max (tfjs's ClipByValue gradient convention). */
 export function clipInputGradFriendly(x: tf.Tensor, min: number, max: number): tf.Tensor {
   if (!fastGradientsEnabled()) return tf.clipByValue(x, min, max);
-  return withMaskGrad(x, (v) => tf.clipByValue(v, min, max), (v) => closedIntervalMask(v, min, max));
+  const region = { lower: -nextUp(-min), upper: nextUp(max), alpha: 0 };
+  return withMaskGrad(x, (v) => tf.clipByValue(v, min, max), (v) => closedIntervalMask(v, min, max), region);
 }
 
 /** Inference batch norm over the last axis (tf.batchNorm up to float rounding); input gradient dy * scale. */

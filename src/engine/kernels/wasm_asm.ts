@@ -41,7 +41,8 @@ const V128 = 0x7b;
 /** SIMD opcodes (after the 0xfd prefix) that the kernels use. */
 export const SIMD = {
   load: 0x00, store: 0x0b, i32x4Splat: 0x11, f32x4Splat: 0x13, f32x4Eq: 0x41, f32x4Ne: 0x42, f32x4Gt: 0x44,
-  and: 0x4e, andNot: 0x4f, or: 0x50, anyTrue: 0x53, f32x4Neg: 0xe1, f32x4Add: 0xe4, f32x4Sub: 0xe5, f32x4Mul: 0xe6,
+  f32x4Le: 0x45, f32x4Ge: 0x46, and: 0x4e, andNot: 0x4f, or: 0x50, bitselect: 0x52, anyTrue: 0x53, f32x4Neg: 0xe1,
+  f32x4Add: 0xe4, f32x4Sub: 0xe5, f32x4Mul: 0xe6,
 } as const;
 
 /** Builds one function body. Locals are numbered after the parameters, in the order they are made. */

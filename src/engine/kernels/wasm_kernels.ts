@@ -32,6 +32,8 @@ export interface WasmKernels {
   gemmBatched: Kernel;
   /** px, cols, n, h, w, c, kh, kw, sh, sw, dh, pt, pl, oh, ow, yLo, yHi: the windows of output rows [yLo, yHi) as cols rows. */
   im2col: Kernel;
+  /** dy, x, dx, lo, hi, alpha, from, to (floats as their bits; from, to multiples of 4): see maskedScale. */
+  maskedScale: Kernel;
 }
 
 /**
@@ -202,6 +204,39 @@ function anyNaN(): FnBuilder {
   return f;
 }
 
+/**
+ * dx[i] = dy[i] · (lo ≤ x[i] ≤ hi ? 1 : alpha), NaN where x[i] is NaN, for i in [from, to): an activation's input
+ * gradient in one pass (ReLU, leaky ReLU, ReLU6, clip) where TF.js's ops take two to four. lo, hi and alpha
+ * come as the bits of float32 values (the parameters are i32; a splat of the bits is the float vector).
+ */
+function maskedScale(): FnBuilder {
+  const f = new FnBuilder('maskedScale', 8);
+  const [dy, x, dx, lo, hi, alpha, from, to] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [i, at] = [f.i32(), f.i32()];
+  const [loV, hiV, alphaV, oneV, nanV, xv, factor] = Array.from({ length: 7 }, () => f.v128());
+  const splat = (bits: () => void, v: number): void => {
+    bits();
+    f.simd(SIMD.i32x4Splat).set(v);
+  };
+  splat(() => f.get(lo), loV);
+  splat(() => f.get(hi), hiV);
+  splat(() => f.get(alpha), alphaV);
+  splat(() => f.const(0x3f800000), oneV); // 1.0f
+  splat(() => f.const(0x7fc00000), nanV); // the canonical NaN, as TF.js's Step gives
+  f.loop(i, () => f.get(from), () => f.get(to), () => {
+    f.get(i).const(2).shl().set(at);
+    f.get(x).get(at).add().simd(SIMD.load).set(xv);
+    f.get(oneV).get(alphaV);
+    f.get(xv).get(loV).simd(SIMD.f32x4Ge).get(xv).get(hiV).simd(SIMD.f32x4Le).simd(SIMD.and);
+    f.simd(SIMD.bitselect).set(factor);
+    f.get(nanV).get(factor).get(xv).get(xv).simd(SIMD.f32x4Ne).simd(SIMD.bitselect).set(factor);
+    f.get(dx).get(at).add();
+    f.get(dy).get(at).add().simd(SIMD.load).get(factor).simd(SIMD.f32x4Mul);
+    f.simd(SIMD.store);
+  }, 4);
+  return f;
+}
+
 /** The part of WebAssembly.Memory used here (the compiler's lib, without DOM, does not declare WebAssembly). */
 interface WasmMemory {
   readonly buffer: ArrayBuffer | SharedArrayBuffer;
@@ -263,7 +298,7 @@ function kernelsFor(memory: WasmMemory): WasmKernels | null {
     try {
       const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
       // Synchronous compilation: the module is a few hundred bytes.
-      const module = new webAssembly.Module(assemble([maxPoolScatter(), col2im(), anyNaN(), interleavePhase(), ...[WINOGRAD_F4, WINOGRAD_F2].flatMap((v) => [winogradInput(v), winogradOutput(v)]), gemmBatched(), im2col()], shared));
+      const module = new webAssembly.Module(assemble([maxPoolScatter(), col2im(), anyNaN(), interleavePhase(), ...[WINOGRAD_F4, WINOGRAD_F2].flatMap((v) => [winogradInput(v), winogradOutput(v)]), gemmBatched(), im2col(), maskedScale()], shared));
       const raw = new webAssembly.Instance(module, { env: { memory } }).exports as Record<string, Kernel>;
       kernels = Object.fromEntries(Object.entries(raw).map(([name, fn]) => [name, (...args: number[]) => {
         calls.set(name, (calls.get(name) ?? 0) + 1);
