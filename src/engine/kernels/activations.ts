@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { fastGradientsEnabled, jsKernelsAvailable } from './js_kernel';
 import { subKernel } from './kernel_cache';
-import { maskedScale } from './masked_scale';
+import { maskedScale, nextUp } from './masked_scale';
 
 /** Where an activation's slope is 1: lower < x < upper (an infinite bound is no bound); alpha elsewhere. */
 interface SlopeRegion {
@@ -45,18 +45,6 @@ export function leakyReluInputGradFriendly(x: tf.Tensor, alpha: number): tf.Tens
   // kernel is a scalar loop, 20× slower).
   const prelu = (v: tf.Tensor) => tf.tidy(() => tf.prelu(v, tf.fill([v.shape[v.rank - 1]], alpha)));
   return withMaskGrad(x, prelu, (v) => tf.step(v, alpha), { lower: 0, upper: Infinity, alpha });
-}
-
-const f32 = new Float32Array(1);
-const bits = new Int32Array(f32.buffer);
-
-/** The smallest float32 above v (v rounded to float32 first, as a tensor scalar would be); infinities stay. */
-function nextUp(v: number): number {
-  f32[0] = v;
-  if (!Number.isFinite(f32[0])) return f32[0];
-  if (f32[0] === 0) bits[0] = 1;
-  else bits[0] += f32[0] > 0 ? 1 : -1;
-  return f32[0];
 }
 
 /**

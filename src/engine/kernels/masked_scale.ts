@@ -15,30 +15,27 @@ const ELEMENT_WORK = 4;
 const f32 = new Float32Array(1);
 const bits = new Int32Array(f32.buffer);
 
-/** The bits of the float32 next to v (rounded to float32 first) towards `up`; infinities stay. */
-function neighbourBits(v: number, up: boolean): number {
+/** The smallest float32 above v (v rounded to float32 first, as a tensor scalar would be); infinities stay. */
+export function nextUp(v: number): number {
   f32[0] = v;
-  if (Number.isFinite(f32[0])) {
-    if (f32[0] === 0) {
-      f32[0] = up ? 1e-45 : -1e-45;
-    } else {
-      bits[0] += (f32[0] > 0) === up ? 1 : -1;
-    }
-  }
-  return bits[0];
+  if (!Number.isFinite(f32[0])) return f32[0];
+  if (f32[0] === 0) bits[0] = 1;
+  else bits[0] += f32[0] > 0 ? 1 : -1;
+  return f32[0];
 }
 
-const fromBits = (b: number): number => {
-  bits[0] = b;
-  return f32[0];
-};
+/** The bits of v as a float32 (the wasm function's parameters are i32). */
+function bitsOf(v: number): number {
+  f32[0] = v;
+  return bits[0];
+}
 
 defineJsKernel({
   name: MASKED_SCALE,
   inputNames: ['dy', 'x'],
   outShapes: ([dyShape]) => [dyShape],
   writesAllOutputs: true,
-  // attrs lo, hi, alpha: the bits of the closed float32 bounds and of the slope outside them.
+  // attrs lo, hi: the closed float32 bounds of the region; alpha: the slope outside it.
   body: ([dy, x], _shapes, [dx], a) => {
     const [lo, hi, alpha] = [a.lo, a.hi, a.alpha] as number[];
     const n = dx.length;
@@ -47,13 +44,12 @@ defineJsKernel({
     if (simd) {
       const kernels = kernelModuleOf(simd);
       const pieces = splitFor(kernels, n * ELEMENT_WORK)(vectors / 4)
-        .map(([from, to]) => [dy.byteOffset, x.byteOffset, dx.byteOffset, lo, hi, alpha, from * 4, to * 4]);
+        .map(([from, to]) => [dy.byteOffset, x.byteOffset, dx.byteOffset, bitsOf(lo), bitsOf(hi), bitsOf(alpha), from * 4, to * 4]);
       runPieces(kernels, 'maskedScale', pieces);
     }
-    const [low, high, slope] = [fromBits(lo), fromBits(hi), fromBits(alpha)];
     for (let i = simd ? vectors : 0; i < n; i++) {
       const v = x[i];
-      dx[i] = dy[i] * (v !== v ? NaN : v >= low && v <= high ? 1 : slope);
+      dx[i] = dy[i] * (v !== v ? NaN : v >= lo && v <= hi ? 1 : alpha);
     }
   },
 });
@@ -63,9 +59,7 @@ defineJsKernel({
  * backends; undefined elsewhere (the caller multiplies by its mask).
  */
 export function maskedScale(dy: tf.Tensor, x: tf.Tensor, lower: number, upper: number, alpha: number): tf.Tensor {
-  // x > lower ⇔ x ≥ the next float32 above lower; an infinite bound stays infinite and so admits ±Infinity.
-  const lo = lower === -Infinity ? neighbourBits(-Infinity, true) : neighbourBits(lower, true);
-  const hi = upper === Infinity ? neighbourBits(Infinity, false) : neighbourBits(upper, false);
-  f32[0] = alpha;
-  return runJsKernel(MASKED_SCALE, [dy, x], { lo, hi, alpha: bits[0] });
+  // x > lower ⇔ x ≥ the next float32 above lower, x < upper ⇔ x ≤ the one below upper; infinite bounds stay
+  // infinite and so admit ±Infinity.
+  return runJsKernel(MASKED_SCALE, [dy, x], { lo: nextUp(lower), hi: -nextUp(-upper), alpha: Math.fround(alpha) });
 }
